@@ -1,0 +1,77 @@
+"""Frame-wise layers for time-first sequences, so the paper's CNNs are a plain ``nn.Sequential``."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from snntorch_tssl._validation import check_positive, check_sequence
+
+
+class FrameWise(nn.Module):
+    r"""Apply a per-frame module to every time step of a ``[T, B, ...]`` sequence.
+
+    .. math:: Y[t] = f(X[t]) \quad \text{for } t = 0..T-1
+
+    The time and batch dimensions are merged (``[T * B, ...]``) for one call
+    of ``module``, so it runs as fast as on a single large batch.
+
+    :param module: a layer that takes ``[B, ...]`` (``nn.Conv2d``, pooling, ``nn.Flatten``, ...)
+
+    Example::
+
+        import torch
+        from torch import nn
+        from snntorch_tssl import FrameWise
+
+        conv = FrameWise(nn.Conv2d(1, 15, 5, bias=False))
+        y = conv(torch.rand(5, 8, 1, 28, 28))  # [5, 8, 15, 24, 24]
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        self.module = module
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_sequence("x", x, min_dim=2)
+        steps, batch = x.shape[:2]
+        y = self.module(x.reshape(steps * batch, *x.shape[2:]))
+        return y.reshape(steps, batch, *y.shape[1:])
+
+
+class SumPool2d(nn.Module):
+    r"""Scaled sum pooling of the paper's CNNs (no neuron after it).
+
+    .. math:: Y = \gamma \sum_{(i, j) \in \text{window}} X_{ij}
+
+    with window ``kernel_size x kernel_size``, stride ``kernel_size`` and
+    :math:`\gamma = 1.1` by default. Takes ``[N, C, H, W]``; wrap it in
+    :class:`FrameWise` for sequences.
+
+    :param kernel_size: window size and stride
+    :param scale: factor :math:`\gamma`
+
+    Example::
+
+        import torch
+        from snntorch_tssl import SumPool2d
+
+        y = SumPool2d(2)(torch.ones(1, 1, 4, 4))  # every entry 4.4
+    """
+
+    def __init__(self, kernel_size: int = 2, scale: float = 1.1) -> None:
+        super().__init__()
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
+            raise ValueError(f"kernel_size must be an int >= 1, got {kernel_size!r}")
+        self.kernel_size = kernel_size
+        self.scale = check_positive("scale", scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"x must be [N, C, H, W], got shape {tuple(x.shape)}")
+        return F.avg_pool2d(x, self.kernel_size) * (self.scale * self.kernel_size**2)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, scale={self.scale}"

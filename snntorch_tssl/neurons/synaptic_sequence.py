@@ -1,0 +1,162 @@
+"""The paper's neuron as a sequence-mode snnTorch neuron."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from snntorch import LIF
+from torch import Tensor
+
+from snntorch_tssl import _math
+from snntorch_tssl._validation import check_choice, check_in_range, check_positive, check_sequence
+from snntorch_tssl.rules.tssl import TSSL, tssl
+
+
+class _TSSLSequence(torch.autograd.Function):
+    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule."""
+
+    @staticmethod
+    def forward(ctx, current, beta, threshold, reset_mechanism, options):
+        mem, spike = _math.lif_sequence_forward(current, beta, threshold, reset_mechanism)
+        ctx.save_for_backward(mem, spike, beta, threshold)
+        ctx.reset_mechanism = reset_mechanism
+        ctx.options = options
+        ctx.set_materialize_grads(False)
+        mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
+        return spike, mem_after_reset
+
+    @staticmethod
+    def backward(ctx, grad_spike, grad_mem_after_reset):
+        mem, spike, beta, threshold = ctx.saved_tensors
+        if grad_spike is None:
+            grad_spike = torch.zeros_like(mem)
+        grad_current = _math.tssl_sequence_backward(
+            grad_spike, mem, spike, beta, threshold, ctx.reset_mechanism, ctx.options, grad_mem_after_reset
+        )
+        return grad_current, None, None, None, None
+
+
+def _surrogate_sequence(
+    current: Tensor, beta: Tensor, threshold: Tensor, reset_mechanism: str, spike_grad: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """LIF stepped with autograd through a per-step surrogate (BPTT, reset not detached)."""
+    spikes, mems = [], []
+    mem_after_reset = torch.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        mem = beta * mem_after_reset + current[t]
+        spike = spike_grad(mem - threshold).to(current.dtype)
+        mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
+        spikes.append(spike)
+        mems.append(mem_after_reset)
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def _decay_from(name: str, decay: float | None, tau_name: str, tau: float | None, default_tau: float) -> float:
+    """Resolve a decay rate given either itself or its time constant (decay = 1 - 1/tau)."""
+    if decay is not None and tau is not None:
+        raise ValueError(f"give either {name} or {tau_name}, not both (got {name}={decay}, {tau_name}={tau})")
+    if decay is not None:
+        return check_in_range(name, decay, -1e-12, 1.0 + 1e-12 if name == "beta" else 1.0)
+    tau = default_tau if tau is None else check_positive(tau_name, tau, allow_inf=name == "beta")
+    if tau < 1.0:
+        raise ValueError(
+            f"{tau_name} must be >= 1 time step (so that {name} = 1 - 1/{tau_name} is in [0, 1)), got {tau}"
+        )
+    return 1.0 - 1.0 / tau
+
+
+class SynapticSequence(LIF):
+    r"""The TSSL-BP paper's neuron, run over a whole time-first sequence in one call.
+
+    A normalised first-order synapse feeds a leaky integrate-and-fire neuron:
+
+    .. math::
+        I[t] &= \alpha I[t-1] + (1 - \alpha)\, X[t] \\
+        U[t] &= \beta \hat U[t-1] + I[t], \qquad S[t] = \mathbb{1}[U[t] > U_{thr}] \\
+        \hat U[t] &= U[t] - R[t]
+
+    with :math:`R = S U` for reset "zero" (the paper's), :math:`S U_{thr}` for
+    "subtract" and 0 for "none"; :math:`\alpha = 1 - 1/\tau_s`,
+    :math:`\beta = 1 - 1/\tau_m`. The synapse sits in the receiving neuron:
+    ``nn.Linear -> SynapticSequence`` is the paper's layer because the weight
+    commutes with the filter.
+
+    With the default ``spike_grad=tssl()`` the backward pass is the O(T)
+    TSSL-BP rule over the whole sequence (one autograd node). Any other
+    ``spike_grad`` (for example ``snntorch.surrogate.atan()``) gives exactly
+    the gradients of the same neuron stepped with that surrogate, which are
+    those of stock ``snn.Synaptic(..., reset_delay=False)`` fed
+    :math:`(1-\alpha) X`.
+
+    :param alpha: synaptic decay rate in [0, 1); or give ``tau_s``
+    :param beta: membrane decay rate in [0, 1]; or give ``tau_m``
+    :param tau_s: synaptic time constant in steps (>= 1; default 3 if neither given)
+    :param tau_m: membrane time constant in steps (>= 1; default 5 if neither given)
+    :param threshold: firing threshold :math:`U_{thr} > 0`
+    :param spike_grad: gradient method: ``tssl()`` (default) or any snnTorch surrogate
+    :param reset_mechanism: "zero" (default), "subtract" or "none"
+    :param output: if True, return ``(spk, syn, mem)``, else only ``spk``
+
+    Inputs: ``input_`` shaped ``[T, B, ...]`` (for example ``[T, B, F]`` or
+    ``[T, B, C, H, W]``), the weighted input spikes or currents.
+
+    Outputs: ``spk`` ``[T, B, ...]``; with ``output=True`` also the synaptic
+    current ``syn`` :math:`I` and the membrane after reset ``mem`` :math:`\hat U`.
+
+    Example::
+
+        import torch
+        from torch import nn
+        from snntorch_tssl import SynapticSequence, tssl
+
+        net = nn.Sequential(nn.Linear(784, 400, bias=False), SynapticSequence(tau_s=3.0, tau_m=5.0),
+                            nn.Linear(400, 10, bias=False), SynapticSequence(tau_s=3.0, tau_m=5.0))
+        spk_out = net(torch.rand(5, 32, 784))  # [T=5, B=32, 10]
+    """
+
+    def __init__(
+        self,
+        alpha: float | None = None,
+        beta: float | None = None,
+        *,
+        tau_s: float | None = None,
+        tau_m: float | None = None,
+        threshold: float = 1.0,
+        spike_grad: Callable[[Tensor], Tensor] | None = None,
+        reset_mechanism: str = "zero",
+        output: bool = False,
+    ) -> None:
+        alpha = _decay_from("alpha", alpha, "tau_s", tau_s, 3.0)
+        beta = _decay_from("beta", beta, "tau_m", tau_m, 5.0)
+        check_positive("threshold", threshold)
+        check_choice("reset_mechanism", reset_mechanism, _math.RESET_MECHANISMS)
+        if spike_grad is None:
+            spike_grad = tssl()
+        if not callable(spike_grad):
+            raise TypeError(
+                f"spike_grad must be callable (e.g. tssl() or snntorch.surrogate.atan()), got {spike_grad!r}"
+            )
+        super().__init__(
+            beta=beta, threshold=threshold, spike_grad=spike_grad, reset_mechanism=reset_mechanism, output=output
+        )
+        self.register_buffer("alpha", torch.as_tensor(alpha))
+
+    def forward(self, input_: Tensor) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        check_sequence("input_", input_, min_dim=2)
+        syn = _math.exponential_filter(input_, self.alpha.to(input_.dtype))
+        beta = self.beta.to(input_.dtype)
+        threshold = self.threshold.to(input_.dtype)
+        if isinstance(self.spike_grad, TSSL):
+            spk, mem = _TSSLSequence.apply(syn, beta, threshold, self.reset_mechanism, self.spike_grad.options)
+        else:
+            spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
+        if self.output:
+            return spk, syn, mem
+        return spk
+
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha.item():.4g}, beta={self.beta.item():.4g}, threshold={self.threshold.item():.4g}, "
+            f"reset_mechanism={self.reset_mechanism!r}"
+        )

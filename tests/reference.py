@@ -1,0 +1,95 @@
+"""Slow, obviously-correct loop references of the specification, for tests only.
+
+Every function works on one neuron at a time with Python floats, written
+straight from the equations, so that it shares no code with the package.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def lif_neuron(current: list[float], tau_m: float, threshold: float, reset: str = "zero"):
+    """Section 1 / 3 forward: returns lists u (before reset), du, s."""
+    beta = 1.0 - 1.0 / tau_m
+    u_post, us, dus, ss = 0.0, [], [], []
+    for i in current:
+        u = beta * u_post + i
+        s = 1.0 if u > threshold else 0.0
+        us.append(u)
+        dus.append(u - u_post)
+        ss.append(s)
+        if reset == "zero":
+            u_post = u * (1.0 - s)
+        elif reset == "subtract":
+            u_post = u - s * threshold
+        else:
+            u_post = u
+    return us, dus, ss
+
+
+def psc(spikes: list[float], tau_s: float) -> list[float]:
+    """a[t] = a[t-1] + (s[t] - a[t-1]) / tau_s."""
+    a, out = 0.0, []
+    for s in spikes:
+        a = a + (s - a) / tau_s
+        out.append(a)
+    return out
+
+
+def kernel_transpose(grad_a: list[float], tau_s: float) -> list[float]:
+    """g_s[t] = sum_k kappa[k] grad_a[t + k], by the explicit double sum."""
+    n = len(grad_a)
+    return [sum((1 / tau_s) * (1 - 1 / tau_s) ** k * grad_a[t + k] for k in range(n - t)) for t in range(n)]
+
+
+def tssl_neuron_backward(
+    grad_s: list[float],
+    us: list[float],
+    dus: list[float],
+    ss: list[float],
+    *,
+    tau_m: float,
+    tau_s: float,
+    threshold: float,
+    reset: str = "zero",
+    max_inv_du: float = 8.0,
+    warmup: bool = True,
+    width: float = 0.2,
+    reset_term: bool = True,
+) -> list[float]:
+    """Sections 2 and 3 of the spec, one neuron, explicit case analysis."""
+    beta = 1.0 - 1.0 / tau_m
+    n = len(us)
+    a = psc(ss, tau_s)
+    grad_i = [0.0] * n
+    g_next = 0.0
+    for t in range(n - 1, -1, -1):
+        s, u, du = ss[t], us[t], dus[t]
+        m = s * min(1.0 / du, max_inv_du) if du > 0 else 0.0
+        if reset == "zero":
+            d_reset, rho = 1.0 - s, u * s
+        elif reset == "subtract":
+            d_reset, rho = 1.0, threshold * s
+        else:
+            d_reset, rho = 1.0, 0.0
+        c = beta * d_reset + (s * m * (1.0 - beta) * rho if reset_term else 0.0)
+        g = m * grad_s[t] + c * g_next
+        if warmup and a[t] < 1.0 / (4.0 * tau_s):
+            z = min(max((u - threshold) / width, -8.0), 8.0)
+            grad_i[t] = math.exp(z) / (width * (1.0 + math.exp(z)) ** 2) * grad_s[t]
+        else:
+            grad_i[t] = g
+        g_next = g
+    return grad_i
+
+
+def per_neuron(fn, *tensors: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Apply a one-neuron list function to every neuron of time-first tensors [T, N]."""
+    out = torch.empty_like(tensors[0], dtype=torch.float64)
+    for j in range(tensors[0].shape[1]):
+        columns = [x[:, j].double().tolist() for x in tensors]
+        out[:, j] = torch.tensor(fn(*columns, **kwargs), dtype=torch.float64)
+    return out
