@@ -167,9 +167,13 @@ def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_m
 
 
 def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
-    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`."""
+    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`.
+
+    Silent steps get exactly 0 even where :math:`1/\Delta u` overflows (``max_inv_du=inf``
+    and a tiny increment), so no ``inf * 0 = NaN`` can appear.
+    """
     inverse = torch.clamp(increment.reciprocal(), max=max_inv_du)
-    return torch.where(increment > 0, inverse, torch.zeros_like(increment)) * spike
+    return torch.where((increment > 0) & (spike != 0), inverse * spike, torch.zeros_like(increment))
 
 
 def recursion_coefficient(

@@ -31,6 +31,8 @@ def check_in_range(name: str, value: object, low: float, high: float) -> float:
     """Return ``value`` as a float after checking ``low < value < high``."""
     if isinstance(value, bool) or not isinstance(value, (Real, Tensor)):
         raise TypeError(f"{name} must be a real number in ({low}, {high}), got {type(value).__name__} {value!r}")
+    if isinstance(value, Tensor) and value.numel() != 1:
+        raise TypeError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
     value = float(value.item() if isinstance(value, Tensor) else value)
     if not low < value < high:
         raise ValueError(f"{name} must lie in ({low}, {high}), got {value}")
@@ -46,9 +48,20 @@ def check_bool(name: str, value: object) -> bool:
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """Return ``value`` after checking it is one of ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {', '.join(map(repr, choices))}, got {type(value).__name__}")
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` after checking it is an int (not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return value
 
 
 def check_sequence(name: str, value: object, *, min_dim: int = 2, max_dim: int | None = None) -> Tensor:
@@ -68,6 +81,8 @@ def check_sequence(name: str, value: object, *, min_dim: int = 2, max_dim: int |
         raise ValueError(f"{name} must have {wanted} dimensions [T, B, ...], got shape {tuple(value.shape)}")
     if value.shape[0] == 0:
         raise ValueError(f"{name} must have at least one time step, got shape {tuple(value.shape)}")
-    if not torch.isfinite(value).all():
+    # The finiteness test reads the data (a host sync and a data-dependent branch): it is skipped
+    # while torch.compile traces, so compiled models have no graph break here.
+    if not torch.compiler.is_compiling() and not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return value

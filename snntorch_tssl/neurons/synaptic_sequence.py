@@ -9,7 +9,7 @@ from snntorch import LIF
 from torch import Tensor
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_choice, check_in_range, check_positive, check_sequence
+from snntorch_tssl._validation import check_bool, check_choice, check_in_range, check_positive, check_sequence
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
@@ -104,6 +104,13 @@ class SynapticSequence(LIF):
     Outputs: ``spk`` ``[T, B, ...]``; with ``output=True`` also the synaptic
     current ``syn`` :math:`I` and the membrane after reset ``mem`` :math:`\hat U`.
 
+    Precision: outputs and input gradients have the input's dtype and device.
+    float32 and float64 inputs are computed in their own dtype; float16 and
+    bfloat16 inputs (including those produced under ``torch.autocast``) are
+    computed in float32 internally, so their spikes are exactly those of the
+    float32 neuron on the same (rounded) input and their gradients are the
+    float32 gradients rounded to the input dtype.
+
     Example::
 
         import torch
@@ -131,6 +138,7 @@ class SynapticSequence(LIF):
         beta = _decay_from("beta", beta, "tau_m", tau_m, 5.0)
         check_positive("threshold", threshold)
         check_choice("reset_mechanism", reset_mechanism, _math.RESET_MECHANISMS)
+        check_bool("output", output)
         if spike_grad is None:
             spike_grad = tssl()
         if not callable(spike_grad):
@@ -144,15 +152,19 @@ class SynapticSequence(LIF):
 
     def forward(self, input_: Tensor) -> Tensor | tuple[Tensor, Tensor, Tensor]:
         check_sequence("input_", input_, min_dim=2)
-        syn = _math.exponential_filter(input_, self.alpha.to(input_.dtype))
-        beta = self.beta.to(input_.dtype)
-        threshold = self.threshold.to(input_.dtype)
+        # float16/bfloat16 (also under autocast) are computed in float32: the threshold test and
+        # 1/du need more than 8 or 11 mantissa bits. Outputs and gradients come back in the input's dtype.
+        dtype = torch.promote_types(input_.dtype, torch.float32)
+        syn = _math.exponential_filter(input_.to(dtype), self.alpha.to(dtype))
+        beta = self.beta.to(dtype)
+        threshold = self.threshold.to(dtype)
         if isinstance(self.spike_grad, TSSL):
             spk, mem = _TSSLSequence.apply(syn, beta, threshold, self.reset_mechanism, self.spike_grad.options)
         else:
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
+        spk = spk.to(input_.dtype)
         if self.output:
-            return spk, syn, mem
+            return spk, syn.to(input_.dtype), mem.to(input_.dtype)
         return spk
 
     def extra_repr(self) -> str:

@@ -1,0 +1,176 @@
+"""Property-based numerics of the TSSL-BP rule (``_math``) and of SynapticSequence.
+
+Random shapes, T from 1 to 200, time constants, thresholds, input scales from
+1e-6 to 1e6 and slow ramps that cross the threshold with tiny membrane
+increments. What is proved:
+
+- gradients are always finite (no NaN/inf), in float32 and float64;
+- the same computation twice on CPU gives bit-identical results;
+- float32 agrees with float64. A spike flip at a membrane within rounding of
+  the threshold legitimately changes everything after it, so the rule is
+  compared given the same trajectory (spikes and membranes, float32 values
+  promoted exactly to float64), with the stated tolerance
+
+      max|g32 - g64| <= 64 * eps32 * kappa * max|g64|,
+
+  where kappa = max over timing steps (spike, 1/du below its cap) of
+  (|u[t]| + |u_hat[t-1]|) / du[t] >= 1 is the condition number of the
+  membrane increment du = u - u_hat (float32 keeps |u| * eps32 of it). The
+  neuron is compared end to end by checking that every float32/float64
+  spike disagreement starts at a membrane within rounding of the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from snntorch_tssl import SynapticSequence, _math, tssl
+
+EPS32 = torch.finfo(torch.float32).eps
+
+
+def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.floats(math.log(low), math.log(high)).map(math.exp)
+
+
+def as_float32(value: float) -> float:
+    """The float32 value nearest ``value``, as a Python float (exactly representable in both dtypes)."""
+    return float(torch.tensor(value, dtype=torch.float32))
+
+
+@st.composite
+def neuron_cases(draw) -> dict:
+    steps = draw(st.integers(1, 200))
+    shape = (steps, *draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+    tau_m = draw(log_uniform(1.0, 1e3))
+    threshold = as_float32(draw(log_uniform(1e-3, 1e3)))
+    scale = draw(log_uniform(1e-6, 1e6))
+    drive = draw(st.sampled_from(["random", "ramp"]))
+    options = _math.TSSLOptions(
+        tau_s=draw(log_uniform(1.0, 100.0)),
+        max_inv_du=draw(st.sampled_from([0.5, 8.0, 1e3])),
+        warmup=draw(st.booleans()),
+        warmup_width=draw(log_uniform(1e-3, 10.0)),
+        reset_term=draw(st.booleans()),
+    )
+    return {
+        "shape": shape,
+        "beta": as_float32(1.0 - 1.0 / tau_m),
+        "threshold": threshold,
+        "scale": scale,
+        "drive": drive,
+        "offset": draw(st.floats(-1.0, 2.0)),
+        "reset": draw(st.sampled_from(_math.RESET_MECHANISMS)),
+        "options": options,
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def make_current(case: dict, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Input current, upstream spike gradient and gradient on the membrane after reset.
+
+    "random": Gaussian currents around ``offset * scale``. "ramp": a constant
+    current just above the rheobase (1 - beta) V plus noise of relative size
+    1e-7..1e-2, so the membrane creeps up to the threshold with tiny increments.
+    """
+    generator = torch.Generator().manual_seed(case["seed"])
+    noise = torch.randn(case["shape"], generator=generator, dtype=torch.float64)
+    if case["drive"] == "random":
+        current = (noise + case["offset"]) * case["scale"]
+    else:
+        rheobase = max(1.0 - case["beta"], 1e-3) * case["threshold"]
+        tiny = 10.0 ** (-7 + 5 * abs(case["offset"]) / 2)
+        current = rheobase * (1.0 + tiny + tiny * noise.abs())
+    grad_spike = torch.randn(case["shape"], generator=generator, dtype=torch.float64)
+    grad_mem = torch.randn(case["shape"], generator=generator, dtype=torch.float64)
+    return current.to(dtype), grad_spike.to(dtype), grad_mem.to(dtype)
+
+
+def rule(case: dict, current: torch.Tensor, grad_spike: torch.Tensor, grad_mem: torch.Tensor) -> torch.Tensor:
+    mem, spike = _math.lif_sequence_forward(current, case["beta"], case["threshold"], case["reset"])
+    return _math.tssl_sequence_backward(
+        grad_spike, mem, spike, case["beta"], case["threshold"], case["reset"], case["options"], grad_mem
+    )
+
+
+@given(neuron_cases())
+def test_rule_gradient_is_finite_and_deterministic(case):
+    for dtype in (torch.float32, torch.float64):
+        current, grad_spike, grad_mem = make_current(case, dtype)
+        grad = rule(case, current, grad_spike, grad_mem)
+        assert grad.dtype == dtype and grad.shape == current.shape
+        assert torch.isfinite(grad).all(), f"non-finite TSSL gradient in {dtype}"
+        assert torch.equal(grad, rule(case, current, grad_spike, grad_mem))
+
+
+def increment_condition(mem: torch.Tensor, spike: torch.Tensor, case: dict) -> float:
+    """kappa = max (|u| + |u_hat[t-1]|) / du over the steps whose timing term 1/du is not capped."""
+    after_reset = mem - _math.reset_removed(mem, spike, case["threshold"], case["reset"])
+    previous = torch.cat([torch.zeros_like(after_reset[:1]), after_reset[:-1]])
+    increment = mem - previous
+    active = (spike > 0) & (increment > 1.0 / case["options"].max_inv_du)
+    if not active.any():
+        return 1.0
+    return max(1.0, ((mem.abs() + previous.abs()) / increment)[active].max().item())
+
+
+@given(neuron_cases())
+def test_rule_float32_matches_float64_on_the_same_trajectory(case):
+    current, grad_spike, grad_mem = make_current(case, torch.float32)
+    mem, spike = _math.lif_sequence_forward(current, case["beta"], case["threshold"], case["reset"])
+    args = (case["beta"], case["threshold"], case["reset"], case["options"])
+    grad32 = _math.tssl_sequence_backward(grad_spike, mem, spike, *args, grad_mem)
+    grad64 = _math.tssl_sequence_backward(grad_spike.double(), mem.double(), spike.double(), *args, grad_mem.double())
+    kappa = increment_condition(mem.double(), spike.double(), case)
+    error = (grad32.double() - grad64).abs().max().item()
+    assert error <= 64 * EPS32 * kappa * grad64.abs().max().item(), (error, kappa)
+
+
+def neuron_for(case: dict) -> SynapticSequence:
+    options = case["options"]._asdict()
+    return SynapticSequence(
+        alpha=1.0 - 1.0 / options["tau_s"],
+        beta=case["beta"],
+        threshold=case["threshold"],
+        reset_mechanism=case["reset"],
+        spike_grad=tssl(**options),
+        output=True,
+    )
+
+
+@given(neuron_cases())
+def test_synaptic_sequence_gradient_is_finite_and_deterministic(case):
+    neuron = neuron_for(case)
+    for dtype in (torch.float32, torch.float64):
+        current, grad_spike, grad_mem = make_current(case, dtype)
+        grads = []
+        for _ in range(2):
+            x = current.clone().requires_grad_()
+            spk, _, mem = neuron(x)
+            torch.autograd.backward([spk, mem], [grad_spike, grad_mem])
+            grads.append(x.grad)
+        assert torch.isfinite(grads[0]).all(), f"non-finite input gradient in {dtype}"
+        assert torch.equal(grads[0], grads[1])
+
+
+@given(neuron_cases())
+def test_synaptic_sequence_float32_and_float64_spikes_differ_only_at_the_threshold(case):
+    neuron = neuron_for(case)
+    x32, _, _ = make_current(case, torch.float32)
+    spk32 = neuron(x32)[0]
+    syn64 = neuron(x32.double())[1]
+    mem64, spk64 = _math.lif_sequence_forward(syn64, case["beta"], case["threshold"], case["reset"])
+    differ = spk32.double() != spk64
+    if not differ.any():
+        return
+    first = differ.int().argmax(dim=0)  # first disagreeing step of each neuron
+    flipped = differ.any(dim=0)
+    steps = torch.arange(mem64.shape[0]).view(-1, *[1] * (mem64.dim() - 1))
+    span = torch.where(steps <= first, mem64.abs(), torch.zeros_like(mem64)).amax(dim=0)
+    at_flip = mem64.gather(0, first.unsqueeze(0)).squeeze(0)
+    slack = 1e-4 * torch.maximum(span, torch.full_like(span, case["threshold"]))
+    assert ((at_flip - case["threshold"]).abs() <= slack)[flipped].all()
