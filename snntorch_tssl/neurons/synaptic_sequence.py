@@ -167,6 +167,18 @@ class SynapticSequence(LIF):
             return spk, syn.to(input_.dtype), mem.to(input_.dtype)
         return spk
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # As in stock snnTorch, whose neurons read the buffer, a loaded reset_mechanism_val sets the reset.
+        names = list(self.reset_dict)
+        value = self.reset_mechanism_val
+        if value.numel() != 1 or value.is_floating_point() or not 0 <= int(value) < len(names):
+            raise ValueError(
+                f"{prefix}reset_mechanism_val must be a scalar integer in 0..{len(names) - 1} "
+                f"({', '.join(f'{i}={n!r}' for i, n in enumerate(names))}), got {value!r}"
+            )
+        self._reset_mechanism = names[int(value)]
+
     def extra_repr(self) -> str:
         return (
             f"alpha={self.alpha.item():.4g}, beta={self.beta.item():.4g}, threshold={self.threshold.item():.4g}, "
