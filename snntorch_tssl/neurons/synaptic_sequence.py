@@ -9,7 +9,14 @@ from snntorch import LIF
 from torch import Tensor
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_bool, check_choice, check_in_range, check_positive, check_sequence
+from snntorch_tssl._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_positive,
+    check_sequence,
+    check_time_constant,
+)
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
@@ -55,14 +62,13 @@ def _surrogate_sequence(
 def _decay_from(name: str, decay: float | None, tau_name: str, tau: float | None, default_tau: float) -> float:
     """Resolve a decay rate given either itself or its time constant (decay = 1 - 1/tau)."""
     if decay is not None and tau is not None:
-        raise ValueError(f"give either {name} or {tau_name}, not both (got {name}={decay}, {tau_name}={tau})")
-    if decay is not None:
-        return check_in_range(name, decay, -1e-12, 1.0 + 1e-12 if name == "beta" else 1.0)
-    tau = default_tau if tau is None else check_positive(tau_name, tau, allow_inf=name == "beta")
-    if tau < 1.0:
         raise ValueError(
-            f"{tau_name} must be >= 1 time step (so that {name} = 1 - 1/{tau_name} is in [0, 1)), got {tau}"
+            f"{name} and {tau_name} must not both be given ({name} = 1 - 1/{tau_name}), got {name}={decay}, "
+            f"{tau_name}={tau}"
         )
+    if decay is not None:
+        return check_in_range(name, decay, 0.0, 1.0, low_closed=True, high_closed=name == "beta")
+    tau = default_tau if tau is None else check_time_constant(tau_name, tau, allow_inf=name == "beta")
     return 1.0 - 1.0 / tau
 
 
@@ -172,7 +178,7 @@ class SynapticSequence(LIF):
         # As in stock snnTorch, whose neurons read the buffer, a loaded reset_mechanism_val sets the reset.
         names = list(self.reset_dict)
         value = self.reset_mechanism_val
-        if value.numel() != 1 or value.is_floating_point() or not 0 <= int(value) < len(names):
+        if value.numel() != 1 or not 0 <= int(value) < len(names):
             raise ValueError(
                 f"{prefix}reset_mechanism_val must be a scalar integer in 0..{len(names) - 1} "
                 f"({', '.join(f'{i}={n!r}' for i, n in enumerate(names))}), got {value!r}"
