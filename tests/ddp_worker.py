@@ -1,8 +1,10 @@
 """One process of the DDP tests in test_distributed.py (gloo on CPU).
 
-Usage: python tests/ddp_worker.py RANK WORLD_SIZE INIT_FILE OUT_FILE MODE
-MODE "train": train and let rank 0 save the final state_dict to OUT_FILE.
-MODE "stall": rank 1 stops answering after its first step (the test kills it).
+Usage: python tests/ddp_worker.py RANK WORLD_SIZE INIT_FILE OUT_FILE
+
+Both ranks train; rank 0 saves the final state_dict to OUT_FILE. Then rank 1
+stalls (the test kills it) while rank 0 enters one more collective, which
+must fail with an error once rank 1 is gone.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def global_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, target
 
 
-def train(model: nn.Module, steps: int, rank: int = 0, world_size: int = 1, on_step=None) -> None:
+def train(model: nn.Module, steps: int, rank: int = 0, world_size: int = 1) -> None:
     """AdamW on the mean loss over the local share of each global batch (DDP averages the gradients)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
     share = GLOBAL_BATCH // world_size
@@ -53,27 +55,24 @@ def train(model: nn.Module, steps: int, rank: int = 0, world_size: int = 1, on_s
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if on_step is not None:
-            on_step(step)
 
 
 def main() -> None:
-    rank, world_size, init_file, out_file, mode = sys.argv[1:6]
+    rank, world_size, init_file, out_file = sys.argv[1:5]
     rank, world_size = int(rank), int(world_size)
     dist.init_process_group(
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size, timeout=timedelta(seconds=30)
     )
     model = nn.parallel.DistributedDataParallel(build_model())
-
-    def on_step(step: int) -> None:
-        print(f"rank {rank} step {step}", flush=True)
-        if mode == "stall" and rank == 1 and step == 0:
-            time.sleep(600)
-
-    train(model, STEPS, rank, world_size, on_step)
+    train(model, STEPS, rank, world_size)
     if rank == 0:
         torch.save(model.module.state_dict(), out_file)
-    dist.destroy_process_group()
+    dist.barrier()
+    print(f"rank {rank} trained", flush=True)
+    if rank == 1:
+        time.sleep(600)  # a stalled worker; the test kills it
+    else:
+        dist.all_reduce(torch.ones(1))  # never completes: rank 1 is gone
 
 
 if __name__ == "__main__":
