@@ -18,12 +18,16 @@ increments. What is proved:
   membrane increment du = u - u_hat (float32 keeps |u| * eps32 of it). The
   neuron is compared end to end by checking that every float32/float64
   spike disagreement starts at a membrane within rounding of the threshold.
+
+The rule inside stock snn.Leaky and snn.Synaptic (step mode, T up to 60 as it
+is stepped in Python) is checked for finite, deterministic gradients.
 """
 
 from __future__ import annotations
 
 import math
 
+import snntorch as snn
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -174,3 +178,55 @@ def test_synaptic_sequence_float32_and_float64_spikes_differ_only_at_the_thresho
     at_flip = mem64.gather(0, first.unsqueeze(0)).squeeze(0)
     slack = 1e-4 * torch.maximum(span, torch.full_like(span, case["threshold"]))
     assert ((at_flip - case["threshold"]).abs() <= slack)[flipped].all()
+
+
+# --------------------------------------------------------------------------
+# The rule inside stock snnTorch neurons (step mode), stepped in a Python loop.
+# --------------------------------------------------------------------------
+
+
+@st.composite
+def stock_cases(draw) -> dict:
+    case = draw(neuron_cases())
+    steps = draw(st.integers(1, 60))
+    case["shape"] = (steps, *case["shape"][1:])
+    case["kind"] = draw(st.sampled_from(["Leaky", "Synaptic"]))
+    case["alpha"] = as_float32(draw(st.floats(0.0, 0.95)))
+    case["reset_delay"] = draw(st.booleans())
+    return case
+
+
+def stock_neuron(case: dict, dtype: torch.dtype) -> snn.SpikingNeuron:
+    common = {
+        "beta": case["beta"],
+        "threshold": case["threshold"],
+        "reset_mechanism": case["reset"],
+        "reset_delay": case["reset_delay"],
+        "spike_grad": tssl(**case["options"]._asdict()),
+    }
+    if case["kind"] == "Leaky":
+        return snn.Leaky(**common).to(dtype)
+    return snn.Synaptic(alpha=case["alpha"], **common).to(dtype)
+
+
+def stock_input_grad(case: dict, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    current, grad_spike, _ = make_current(case, dtype)
+    neuron = stock_neuron(case, dtype)
+    x = current.clone().requires_grad_()
+    state = neuron.reset_mem()
+    state = state if isinstance(state, tuple) else (state,)
+    spikes = []
+    for t in range(x.shape[0]):
+        spk, *state = neuron(x[t], *state)
+        spikes.append(spk)
+    torch.autograd.backward(torch.stack(spikes), grad_spike)
+    return torch.stack(spikes).detach(), x.grad
+
+
+@given(stock_cases())
+def test_stock_neuron_gradient_is_finite_and_deterministic(case):
+    for dtype in (torch.float32, torch.float64):
+        spikes, grad = stock_input_grad(case, dtype)
+        assert grad.dtype == dtype and torch.isfinite(grad).all(), f"non-finite input gradient in {dtype}"
+        again_spikes, again = stock_input_grad(case, dtype)
+        assert torch.equal(spikes, again_spikes) and torch.equal(grad, again)
