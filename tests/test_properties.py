@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import snntorch as snn
 import torch
 from hypothesis import given
@@ -230,3 +231,15 @@ def test_stock_neuron_gradient_is_finite_and_deterministic(case):
         assert grad.dtype == dtype and torch.isfinite(grad).all(), f"non-finite input gradient in {dtype}"
         again_spikes, again = stock_input_grad(case, dtype)
         assert torch.equal(spikes, again_spikes) and torch.equal(grad, again)
+
+
+@pytest.mark.parametrize("dtype,tiny", [(torch.float32, 1e-40), (torch.float64, 1e-310)])
+def test_uncapped_timing_term_is_never_nan(dtype, tiny):
+    """With max_inv_du=inf, 1/du overflows for a subnormal increment; silent steps must still give 0."""
+    current = torch.full((3, 2), tiny, dtype=dtype)
+    mem, spike = _math.lif_sequence_forward(current, 0.5, 1.0, "zero")
+    assert not spike.any()
+    for warmup in (False, True):
+        options = _math.TSSLOptions(max_inv_du=float("inf"), warmup=warmup)
+        grad = _math.tssl_sequence_backward(torch.ones_like(mem), mem, spike, 0.5, 1.0, "zero", options)
+        assert torch.isfinite(grad).all()
