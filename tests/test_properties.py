@@ -30,7 +30,7 @@ import math
 import pytest
 import snntorch as snn
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from snntorch_tssl import SynapticSequence, _math, tssl
@@ -162,14 +162,40 @@ def test_synaptic_sequence_gradient_is_finite_and_deterministic(case):
         assert torch.equal(grads[0], grads[1])
 
 
-@given(neuron_cases())
-def test_synaptic_sequence_float32_and_float64_spikes_differ_only_at_the_threshold(case):
+# A slow ramp whose float32 and float64 spikes do differ (found by the search), so the check below
+# always sees real flips.
+FLIPPING_CASE = {
+    "shape": (137, 2),
+    "beta": 0.7621347904205322,
+    "threshold": 4.204061508178711,
+    "scale": 1.0,
+    "drive": "ramp",
+    "offset": -0.2642065379416756,
+    "reset": "subtract",
+    "options": _math.TSSLOptions(tau_s=4.2040613, max_inv_du=8.0, warmup=False, warmup_width=1.0, reset_term=False),
+    "seed": 626,
+}
+
+
+def float32_and_float64_spikes(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     neuron = neuron_for(case)
     x32, _, _ = make_current(case, torch.float32)
     spk32 = neuron(x32)[0]
     syn64 = neuron(x32.double())[1]
     mem64, spk64 = _math.lif_sequence_forward(syn64, case["beta"], case["threshold"], case["reset"])
-    differ = spk32.double() != spk64
+    return spk32.double(), spk64, mem64
+
+
+def test_the_flipping_case_flips():
+    spk32, spk64, _ = float32_and_float64_spikes(FLIPPING_CASE)
+    assert not torch.equal(spk32, spk64)
+
+
+@example(FLIPPING_CASE)
+@given(neuron_cases())
+def test_synaptic_sequence_float32_and_float64_spikes_differ_only_at_the_threshold(case):
+    spk32, spk64, mem64 = float32_and_float64_spikes(case)
+    differ = spk32 != spk64
     if not differ.any():
         return
     first = differ.int().argmax(dim=0)  # first disagreeing step of each neuron
