@@ -453,6 +453,9 @@ def test_unsupported_neurons_and_bare_calls_raise_clear_errors():
         lif = snn.Leaky(beta=0.9, inhibition=True, spike_grad=tssl())
     with pytest.raises(NotImplementedError, match="inhibition"):
         lif(torch.rand(2, 3), lif.reset_mem())
+    lif = snn.Leaky(beta=0.9, state_quant=lambda mem: mem, spike_grad=tssl())
+    with pytest.raises(NotImplementedError, match="state_quant"):
+        lif(torch.rand(2, 3), lif.reset_mem())
     with pytest.raises(RuntimeError, match="spike_grad for a neuron.*snn.Leaky"):
         tssl()(torch.rand(3))
     lif = snn.Leaky(beta=0.9, spike_grad=tssl())

@@ -5,7 +5,8 @@ previous membrane (``mem_reset``, result detached), then on the new one
 (``fire``). Forward hooks on the neuron tell the rule which neuron is
 calling; per neuron it keeps the running sequence (warm-up PSC, last
 returned membrane) and per step a :class:`_Step` with the quantities of
-TSSL_BP section 3. Three autograd pieces make the gradient exact:
+the rule for stock neurons (section 3 of the package's specification).
+Three autograd pieces make the gradient exact:
 
 - :class:`_MembraneEntry` wraps the previous membrane as the step reads it
   and sends nothing back along the membrane path: the rule supplies that
