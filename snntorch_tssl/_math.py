@@ -200,7 +200,7 @@ def lif_sequence_scan(
             after_all[t] = after
         if warm is not None:
             psc = psc * psc_decay + s * (1.0 - psc_decay)
-            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])
+            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])  # warmup_mask, written in place
     return LIFScan(mem, spike, after_all, warm)
 
 

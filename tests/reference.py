@@ -95,6 +95,37 @@ def per_neuron(fn, *tensors: torch.Tensor, **kwargs) -> torch.Tensor:
     return out
 
 
+def stock_leaky_neuron(
+    current: list[float], beta: float, threshold: float, reset: str, reset_delay: bool, drop_input: bool = False
+):
+    """snnTorch 1.0's snn.Leaky, one neuron: returns u (before reset), du = u[t] - u_hat[t-1], s.
+
+    u_hat[t-1] is the membrane handed to step t minus what its own reset removes
+    (u * r for "zero", V * r for "subtract", with r = 1[handed membrane > V]).
+    ``drop_input``: snn.Synaptic's "zero" reset, which also zeroes that step's input.
+    """
+    handed, us, dus, ss = 0.0, [], [], []
+    for i in current:
+        r = 1.0 if handed > threshold else 0.0
+        if reset == "zero":
+            after_reset, u = handed * (1.0 - r), beta * handed * (1.0 - r) + i * (1.0 - r if drop_input else 1.0)
+        elif reset == "subtract":
+            after_reset, u = handed - r * threshold, beta * handed + i - r * threshold
+        else:
+            after_reset, u = handed, beta * handed + i
+        s = 1.0 if u > threshold else 0.0
+        us.append(u)
+        dus.append(u - after_reset)
+        ss.append(s)
+        if reset_delay or reset == "none":
+            handed = u
+        elif reset == "zero":
+            handed = u - (s - r) * u
+        else:
+            handed = u - (s - r) * threshold
+    return us, dus, ss
+
+
 # --------------------------------------------------------------------------
 # Plain whole-tensor formulation (one op per formula term, straightforward
 # loops over T), the package's first implementation. The fused, chunked path
@@ -157,34 +188,3 @@ def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options,
         warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike + direct
         grad = torch.where(warm, warm_value, grad)
     return grad
-
-
-def stock_leaky_neuron(
-    current: list[float], beta: float, threshold: float, reset: str, reset_delay: bool, drop_input: bool = False
-):
-    """snnTorch 1.0's snn.Leaky, one neuron: returns u (before reset), du = u[t] - u_hat[t-1], s.
-
-    u_hat[t-1] is the membrane handed to step t minus what its own reset removes
-    (u * r for "zero", V * r for "subtract", with r = 1[handed membrane > V]).
-    ``drop_input``: snn.Synaptic's "zero" reset, which also zeroes that step's input.
-    """
-    handed, us, dus, ss = 0.0, [], [], []
-    for i in current:
-        r = 1.0 if handed > threshold else 0.0
-        if reset == "zero":
-            after_reset, u = handed * (1.0 - r), beta * handed * (1.0 - r) + i * (1.0 - r if drop_input else 1.0)
-        elif reset == "subtract":
-            after_reset, u = handed - r * threshold, beta * handed + i - r * threshold
-        else:
-            after_reset, u = handed, beta * handed + i
-        s = 1.0 if u > threshold else 0.0
-        us.append(u)
-        dus.append(u - after_reset)
-        ss.append(s)
-        if reset_delay or reset == "none":
-            handed = u
-        elif reset == "zero":
-            handed = u - (s - r) * u
-        else:
-            handed = u - (s - r) * threshold
-    return us, dus, ss

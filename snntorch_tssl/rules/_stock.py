@@ -5,7 +5,8 @@ previous membrane (``mem_reset``, result detached), then on the new one
 (``fire``). Forward hooks on the neuron tell the rule which neuron is
 calling; per neuron it keeps the running sequence (warm-up PSC, last
 returned membrane) and per step a :class:`_Step` with the quantities of
-TSSL_BP section 3. Three autograd pieces make the gradient exact:
+the rule for stock neurons (section 3 of the package's specification).
+Three autograd pieces make the gradient exact:
 
 - :class:`_MembraneEntry` wraps the previous membrane as the step reads it
   and sends nothing back along the membrane path: the rule supplies that
@@ -121,15 +122,20 @@ class NeuronBinding:
         self.reset: Tensor | None = None
         self.mem: Tensor | None = None
         self.spike: Tensor | None = None
-        self.after_fire: tuple[Tensor, Tensor, Tensor] | None = None
+        self.after_fire: tuple[Tensor, Tensor] | None = None
 
     def continues(self, mem: Tensor) -> bool:
-        """True if ``mem`` is the membrane returned last (or a detached view of it)."""
+        """True if ``mem`` is the membrane returned last (or a detached alias of it).
+
+        ``last_mem`` is kept as a detached alias: it holds the storage (so no
+        other tensor can take its address) but not the autograd graph.
+        """
         last = self.last_mem
-        if last is None:
-            return False
-        return mem is last or (
-            mem.data_ptr() == last.data_ptr() and mem.shape == last.shape and mem.stride() == last.stride()
+        return (
+            last is not None
+            and mem.data_ptr() == last.data_ptr()
+            and mem.shape == last.shape
+            and mem.stride() == last.stride()
         )
 
     def enter(self, owner, mem_shift: Tensor) -> Tensor:
@@ -138,9 +144,9 @@ class NeuronBinding:
         after_fire, self.after_fire = self.after_fire, None
         if not self.continues(mem):
             self.psc = self.previous = after_fire = None
-        if after_fire is not None and mem is after_fire[0]:
-            # The membrane returned unreset (reset_delay=True): its spike and reset are known.
-            _, self.reset, self.mem_after_reset = after_fire
+        if after_fire is not None:
+            # The membrane was returned unreset (reset_delay=True): its spike and reset are known.
+            self.reset, self.mem_after_reset = after_fire
         else:
             mem_value = mem.detach()
             self.reset = _heaviside(mem_shift.detach())
@@ -168,7 +174,7 @@ class NeuronBinding:
             warm = _math.warmup_weight(self.psc, options.tau_s)
             warm_surrogate = warm * _math.warmup_surrogate(shift, options.warmup_width)
         self.mem, self.spike = mem, spike
-        self.after_fire = (mem, spike, mem_value - removed)
+        self.after_fire = (spike, mem_value - removed)
         if not (mem_shift.requires_grad and torch.is_grad_enabled()):
             self.previous = None
             return spike
@@ -193,6 +199,8 @@ class NeuronBinding:
             owner.mem = rebuilt
             if isinstance(output, tuple):
                 output = tuple(rebuilt if item is mem_after else item for item in output)
-        self.last_mem = owner.mem
+        if owner.mem is not mem:
+            self.after_fire = None
+        self.last_mem = owner.mem.detach()
         self.mem = self.spike = self.reset = None
         return output
