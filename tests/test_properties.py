@@ -20,7 +20,9 @@ increments. What is proved:
   spike disagreement starts at a membrane within rounding of the threshold.
 
 The rule inside stock snn.Leaky and snn.Synaptic (step mode, T up to 60 as it
-is stepped in Python) is checked for finite, deterministic gradients.
+is stepped in Python) is checked for finite, deterministic gradients, and the
+losses (van Rossum with labels or trains, count loss) for finite,
+deterministic values and gradients that agree between float32 and float64.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import snntorch_tssl.functional as TF
 from snntorch_tssl import SynapticSequence, _math, tssl
 
 EPS32 = torch.finfo(torch.float32).eps
@@ -269,3 +272,94 @@ def test_uncapped_timing_term_is_never_nan(dtype, tiny):
         options = _math.TSSLOptions(max_inv_du=float("inf"), warmup=warmup)
         grad = _math.tssl_sequence_backward(torch.ones_like(mem), mem, spike, 0.5, 1.0, "zero", options)
         assert torch.isfinite(grad).all()
+
+
+# --------------------------------------------------------------------------
+# Losses: the van Rossum distance (labels or target trains) and the count loss.
+# --------------------------------------------------------------------------
+
+
+@st.composite
+def loss_cases(draw) -> dict:
+    return {
+        "shape": (draw(st.integers(1, 200)), draw(st.integers(1, 4)), draw(st.integers(1, 5))),
+        "tau": draw(log_uniform(1.0, 100.0)),
+        "scale": draw(log_uniform(1e-6, 1e6)),
+        "graded": draw(st.booleans()),
+        "kind": draw(st.sampled_from(["van_rossum_labels", "van_rossum_trains", "count"])),
+        "pattern": draw(st.sampled_from(["tssl", "tssl-paper"])),
+        "reduction": draw(st.sampled_from(["mean", "sum", "none"])),
+        "desired": draw(st.floats(0.0, 50.0)),
+        "undesired": draw(st.floats(0.0, 10.0)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def loss_inputs(case: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output spikes (0/1, or graded real values of size ``scale``) as float32 values, and the targets."""
+    generator = torch.Generator().manual_seed(case["seed"])
+    steps, batch, classes = case["shape"]
+    if case["graded"]:
+        spk_out = torch.randn(case["shape"], generator=generator) * case["scale"]
+    else:
+        spk_out = (torch.rand(case["shape"], generator=generator) < 0.4).float()
+    if case["kind"] == "van_rossum_trains":
+        targets = (torch.rand(case["shape"], generator=generator) < 0.4).float()
+    else:
+        targets = torch.randint(0, classes, (batch,), generator=generator)
+    return spk_out, targets
+
+
+def loss_function(case: dict):
+    if case["kind"] == "count":
+        return TF.count_loss(case["desired"], case["undesired"], tau=case["tau"], reduction=case["reduction"])
+    return TF.van_rossum_loss(tau=case["tau"], pattern=case["pattern"], reduction=case["reduction"])
+
+
+def loss_and_grad(case: dict, spk_out: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = spk_out.clone().requires_grad_()
+    loss = loss_function(case)(x, targets.to(spk_out.dtype) if targets.is_floating_point() else targets)
+    loss.sum().backward()
+    return loss.detach(), x.grad
+
+
+@given(loss_cases())
+def test_losses_are_finite_deterministic_and_agree_across_float_dtypes(case):
+    """float32 vs float64 on the same values. The losses are smooth (no threshold), so they are compared
+    directly; stated tolerance: 1e-4 times the loss and gradient magnitudes of :func:`loss_magnitudes`
+    (every term in absolute value, so no cancellation can shrink them), plus 1e-30 absolute."""
+    spk_out, targets = loss_inputs(case)
+    loss32, grad32 = loss_and_grad(case, spk_out, targets)
+    assert torch.isfinite(loss32).all() and torch.isfinite(grad32).all()
+    again = loss_and_grad(case, spk_out, targets)
+    assert torch.equal(loss32, again[0]) and torch.equal(grad32, again[1])
+
+    loss64, grad64 = loss_and_grad(case, spk_out.double(), targets)
+    loss_magnitude, grad_magnitude = loss_magnitudes(case, spk_out.double(), targets)
+    # plus 1e-30 absolute: squares below float32's normal range (~1e-38) flush to 0
+    assert (loss32.double() - loss64).abs().max() <= 1e-4 * loss_magnitude + 1e-30
+    assert (grad32.double() - grad64).norm() <= 1e-4 * grad_magnitude + 1e-30
+
+
+def loss_magnitudes(case: dict, spk_out: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    """Largest per-sample loss and gradient norm with every term taken in absolute value.
+
+    van Rossum: the distance of |spk_out| + target from 0; count loss: the errors
+    (count of |spk_out| + max(desired, undesired)) / T on every neuron.
+    """
+    steps, batch, _ = spk_out.shape
+    if case["kind"] == "count":
+        count = _math.psc_filter_forward(spk_out.abs(), case["tau"]).sum(dim=0)
+        delta = (count + max(case["desired"], case["undesired"])) / steps
+        loss = 0.5 * steps * delta.square().sum(dim=1)
+        grad = _math.psc_filter_transpose(delta.expand(steps, *delta.shape), case["tau"])
+    else:
+        if case["kind"] == "van_rossum_trains":
+            trains = targets
+        else:
+            trains = loss_function(case).target_trains(spk_out, targets)
+        difference = _math.psc_filter_forward(spk_out.abs() + trains.double(), case["tau"])
+        loss = 0.5 * difference.square().sum(dim=(0, 2))
+        grad = _math.psc_filter_transpose(difference, case["tau"])
+    scale = 1.0 / batch if case["reduction"] == "mean" else 1.0
+    return loss.max().item(), scale * grad.norm().item()
