@@ -17,6 +17,7 @@ import torch
 from conftest import DATA
 from torch import nn
 
+import snntorch_tssl.functional as TF
 from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, tssl
 
 CHECKPOINT = DATA / "checkpoint_v0_1_0.pt"
@@ -67,6 +68,8 @@ PUBLIC_OBJECTS = {
     "FrameWise": lambda: FrameWise(nn.Conv2d(1, 2, 3)),
     "SumPool2d": lambda: SumPool2d(2, scale=1.5),
     "model": reference_model,
+    "van_rossum_loss": lambda: TF.van_rossum_loss(tau=4.0, pattern="tssl-paper", reduction="sum"),
+    "count_loss": lambda: TF.count_loss(desired=10.0, undesired=2.0, tau=4.0),
 }
 
 
@@ -89,6 +92,9 @@ def test_public_objects_pickle_deepcopy_and_torch_save(name, roundtrip):
         assert clone.options == obj.options
     elif name == "model":
         assert_same_behaviour(obj, clone)
+    elif name.endswith("loss"):
+        spk_out, labels = torch.rand(5, 2, 3), torch.tensor([2, 0])
+        assert torch.equal(clone(spk_out, labels), obj(spk_out, labels))
     else:
         x = torch.rand(3, 2, 1, 4, 4) if name != "SumPool2d" else torch.rand(2, 1, 4, 4)
         assert torch.equal(clone(x), obj(x))

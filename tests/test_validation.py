@@ -13,10 +13,15 @@ import pytest
 import torch
 from torch import nn
 
+import snntorch_tssl.functional as TF
 from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, tssl
+from snntorch_tssl.spikegen import targets_spike_sequence
 
 NAN, INF = float("nan"), float("inf")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
+
+
+SPK, LABELS = torch.rand(5, 2, 3), torch.tensor([0, 1])  # spk_out [T, B, C] and labels [B]
 
 
 def load_reset(value: torch.Tensor) -> None:
@@ -104,6 +109,54 @@ CASES = [
         ValueError,
         "reset_mechanism_val",
     ),  # noqa: E501
+    # Losses, read-out and spike-sequence targets
+    ("TF.van_rossum_loss(tau=0.5)", lambda: TF.van_rossum_loss(tau=0.5), ValueError, "tau"),
+    ("TF.van_rossum_loss(reduction='avg')", lambda: TF.van_rossum_loss(reduction="avg"), ValueError, "reduction"),
+    ("TF.count_loss(desired='15')", lambda: TF.count_loss(desired="15"), TypeError, "desired"),
+    ("TF.count_loss(tau=0.5)", lambda: TF.count_loss(tau=0.5), ValueError, "tau"),
+    (
+        "TF.van_rossum_loss()(torch.rand(5, 4), labels)",
+        lambda: TF.van_rossum_loss()(torch.rand(5, 4), LABELS),
+        ValueError,
+        "spk_out",
+    ),  # noqa: E501
+    (
+        "TF.van_rossum_loss()(spk_out, torch.tensor([0, 7]))",
+        lambda: TF.van_rossum_loss()(SPK, torch.tensor([0, 7])),
+        ValueError,
+        "targets",
+    ),  # noqa: E501
+    (
+        "TF.van_rossum_loss()(spk_out, torch.rand(5, 2, 4))",
+        lambda: TF.van_rossum_loss()(SPK, torch.rand(5, 2, 4)),
+        ValueError,
+        "targets",
+    ),  # noqa: E501
+    (
+        "TF.count_loss()(spk_out, torch.tensor([0.0, 1.0]))",
+        lambda: TF.count_loss()(SPK, torch.tensor([0.0, 1.0])),
+        TypeError,
+        "targets",
+    ),  # noqa: E501
+    ("TF.accuracy_psc(spk_out, labels, tau=0.5)", lambda: TF.accuracy_psc(SPK, LABELS, tau=0.5), ValueError, "tau"),
+    (
+        "targets_spike_sequence(labels, 3, num_steps=0)",
+        lambda: targets_spike_sequence(LABELS, 3, 0),
+        ValueError,
+        "num_steps",
+    ),  # noqa: E501
+    (
+        "targets_spike_sequence(labels, 3, 5, pattern='morse')",
+        lambda: targets_spike_sequence(LABELS, 3, 5, pattern="morse"),
+        ValueError,
+        "pattern",
+    ),  # noqa: E501
+    (
+        "targets_spike_sequence(labels, 3, 5, dtype=torch.int64)",
+        lambda: targets_spike_sequence(LABELS, 3, 5, dtype=torch.int64),
+        TypeError,
+        "dtype",
+    ),  # noqa: E501
     # FrameWise
     ("FrameWise(lambda x: x)", lambda: FrameWise(lambda x: x), TypeError, "module"),
     ("FrameWise(nn.Flatten())(torch.rand(5))", lambda: FrameWise(nn.Flatten())(torch.rand(5)), ValueError, "x"),
@@ -169,6 +222,8 @@ def test_every_case_is_in_the_documented_table():
         lambda: SynapticSequence(tau_s=torch.tensor(3.0), threshold=torch.tensor(0.5)),
         lambda: SynapticSequence()(torch.rand(1, 1)),
         lambda: SumPool2d(1)(torch.rand(1, 1, 1, 1)),
+        lambda: TF.van_rossum_loss(tau=1.0)(SPK, LABELS),
+        lambda: TF.count_loss(tau=1.0, desired=0.0, undesired=0.0)(SPK, LABELS),
     ],
 )
 def test_boundary_values_are_accepted(call):
