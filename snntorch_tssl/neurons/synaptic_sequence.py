@@ -9,32 +9,60 @@ from snntorch import LIF
 from torch import Tensor
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_choice, check_in_range, check_positive, check_sequence
+from snntorch_tssl._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_positive,
+    check_sequence,
+    check_time_constant,
+)
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
 class _TSSLSequence(torch.autograd.Function):
-    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule."""
+    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule.
+
+    Saved for the backward: the membrane before reset and, with warm-up, the
+    warm-up mask as booleans. The spikes are recomputed from the membrane
+    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them.
+    """
 
     @staticmethod
-    def forward(ctx, current, beta, threshold, reset_mechanism, options):
-        mem, spike = _math.lif_sequence_forward(current, beta, threshold, reset_mechanism)
-        ctx.save_for_backward(mem, spike, beta, threshold)
+    def forward(ctx, current, beta, threshold, reset_mechanism, options, keep_mem_after_reset):
+        needs_grad = ctx.needs_input_grad[0]
+        scan = _math.lif_sequence_scan(
+            current,
+            beta,
+            threshold,
+            reset_mechanism,
+            keep_mem_after_reset=keep_mem_after_reset,
+            warmup_tau_s=options.tau_s if options.warmup and needs_grad else None,
+        )
+        if needs_grad:
+            ctx.save_for_backward(scan.mem, scan.warmup, beta, threshold)
         ctx.reset_mechanism = reset_mechanism
         ctx.options = options
         ctx.set_materialize_grads(False)
-        mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
-        return spike, mem_after_reset
+        return scan.spike, scan.mem_after_reset
 
     @staticmethod
     def backward(ctx, grad_spike, grad_mem_after_reset):
-        mem, spike, beta, threshold = ctx.saved_tensors
+        mem, warm, beta, threshold = ctx.saved_tensors
         if grad_spike is None:
             grad_spike = torch.zeros_like(mem)
         grad_current = _math.tssl_sequence_backward(
-            grad_spike, mem, spike, beta, threshold, ctx.reset_mechanism, ctx.options, grad_mem_after_reset
+            grad_spike,
+            mem,
+            None,
+            beta,
+            threshold,
+            ctx.reset_mechanism,
+            ctx.options,
+            grad_mem_after_reset,
+            warm=warm,
         )
-        return grad_current, None, None, None, None
+        return grad_current, None, None, None, None, None
 
 
 def _surrogate_sequence(
@@ -43,8 +71,8 @@ def _surrogate_sequence(
     """LIF stepped with autograd through a per-step surrogate (BPTT, reset not detached)."""
     spikes, mems = [], []
     mem_after_reset = torch.zeros_like(current[0])
-    for t in range(current.shape[0]):
-        mem = beta * mem_after_reset + current[t]
+    for step in current.unbind(0):  # unbind: its backward stacks the step gradients once
+        mem = beta * mem_after_reset + step
         spike = spike_grad(mem - threshold).to(current.dtype)
         mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
         spikes.append(spike)
@@ -55,14 +83,13 @@ def _surrogate_sequence(
 def _decay_from(name: str, decay: float | None, tau_name: str, tau: float | None, default_tau: float) -> float:
     """Resolve a decay rate given either itself or its time constant (decay = 1 - 1/tau)."""
     if decay is not None and tau is not None:
-        raise ValueError(f"give either {name} or {tau_name}, not both (got {name}={decay}, {tau_name}={tau})")
-    if decay is not None:
-        return check_in_range(name, decay, -1e-12, 1.0 + 1e-12 if name == "beta" else 1.0)
-    tau = default_tau if tau is None else check_positive(tau_name, tau, allow_inf=name == "beta")
-    if tau < 1.0:
         raise ValueError(
-            f"{tau_name} must be >= 1 time step (so that {name} = 1 - 1/{tau_name} is in [0, 1)), got {tau}"
+            f"{name} and {tau_name} must not both be given ({name} = 1 - 1/{tau_name}), got {name}={decay}, "
+            f"{tau_name}={tau}"
         )
+    if decay is not None:
+        return check_in_range(name, decay, 0.0, 1.0, low_closed=True, high_closed=name == "beta")
+    tau = default_tau if tau is None else check_time_constant(tau_name, tau, allow_inf=name == "beta")
     return 1.0 - 1.0 / tau
 
 
@@ -104,6 +131,13 @@ class SynapticSequence(LIF):
     Outputs: ``spk`` ``[T, B, ...]``; with ``output=True`` also the synaptic
     current ``syn`` :math:`I` and the membrane after reset ``mem`` :math:`\hat U`.
 
+    Precision: outputs and input gradients have the input's dtype and device.
+    float32 and float64 inputs are computed in their own dtype; float16 and
+    bfloat16 inputs (including those produced under ``torch.autocast``) are
+    computed in float32 internally, so their spikes are exactly those of the
+    float32 neuron on the same (rounded) input and their gradients are the
+    float32 gradients rounded to the input dtype.
+
     Example::
 
         import torch
@@ -131,6 +165,7 @@ class SynapticSequence(LIF):
         beta = _decay_from("beta", beta, "tau_m", tau_m, 5.0)
         check_positive("threshold", threshold)
         check_choice("reset_mechanism", reset_mechanism, _math.RESET_MECHANISMS)
+        check_bool("output", output)
         if spike_grad is None:
             spike_grad = tssl()
         if not callable(spike_grad):
@@ -144,16 +179,34 @@ class SynapticSequence(LIF):
 
     def forward(self, input_: Tensor) -> Tensor | tuple[Tensor, Tensor, Tensor]:
         check_sequence("input_", input_, min_dim=2)
-        syn = _math.exponential_filter(input_, self.alpha.to(input_.dtype))
-        beta = self.beta.to(input_.dtype)
-        threshold = self.threshold.to(input_.dtype)
+        # float16/bfloat16 (also under autocast) are computed in float32: the threshold test and
+        # 1/du need more than 8 or 11 mantissa bits. Outputs and gradients come back in the input's dtype.
+        dtype = torch.promote_types(input_.dtype, torch.float32)
+        syn = _math.exponential_filter(input_.to(dtype), self.alpha.to(dtype))
+        beta = self.beta.to(dtype)
+        threshold = self.threshold.to(dtype)
         if isinstance(self.spike_grad, TSSL):
-            spk, mem = _TSSLSequence.apply(syn, beta, threshold, self.reset_mechanism, self.spike_grad.options)
+            spk, mem = _TSSLSequence.apply(
+                syn, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
+            )
         else:
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
+        spk = spk.to(input_.dtype)
         if self.output:
-            return spk, syn, mem
+            return spk, syn.to(input_.dtype), mem.to(input_.dtype)
         return spk
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # As in stock snnTorch, whose neurons read the buffer, a loaded reset_mechanism_val sets the reset.
+        names = list(self.reset_dict)
+        value = self.reset_mechanism_val
+        if value.numel() != 1 or not 0 <= int(value) < len(names):
+            raise ValueError(
+                f"{prefix}reset_mechanism_val must be a scalar integer in 0..{len(names) - 1} "
+                f"({', '.join(f'{i}={n!r}' for i, n in enumerate(names))}), got {value!r}"
+            )
+        self._reset_mechanism = names[int(value)]
 
     def extra_repr(self) -> str:
         return (
