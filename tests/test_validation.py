@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import snntorch_tssl.functional as TF
-from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, tssl
+from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, rules, stbp, tssl
 from snntorch_tssl.spikegen import targets_spike_sequence
 
 NAN, INF = float("nan"), float("inf")
@@ -193,6 +193,15 @@ CASES = [
         TypeError,
         "x",
     ),  # noqa: E501
+    # stbp() and the rule registry
+    ("stbp('box')", lambda: stbp("box"), ValueError, "kind"),
+    ("stbp(kind=3)", lambda: stbp(kind=3), TypeError, "kind"),
+    ("stbp(a=0)", lambda: stbp(a=0), ValueError, "a"),
+    ("stbp(a=-1.0)", lambda: stbp(a=-1.0), ValueError, "a"),
+    ("stbp(a='1')", lambda: stbp(a="1"), TypeError, "a"),
+    ("rules.get(3)", lambda: rules.get(3), TypeError, "name"),
+    ("rules.register('', factory)", lambda: rules.register("", stbp), TypeError, "name"),
+    ("rules.register('mine', 3)", lambda: rules.register("mine", 3), TypeError, "factory"),
 ]
 
 
