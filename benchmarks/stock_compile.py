@@ -11,29 +11,15 @@ from __future__ import annotations
 
 import argparse
 
-import snntorch as snn
 import torch
+from stock_overhead import StockLeakyMLP
 from torch import nn
 
 from snntorch_tssl import tssl
 
 
-class MLP(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc1, self.fc2 = nn.Linear(20, 16), nn.Linear(16, 5)
-        self.lif1 = snn.Leaky(beta=0.8, reset_mechanism="zero", spike_grad=tssl())
-        self.lif2 = snn.Leaky(beta=0.8, reset_mechanism="zero", spike_grad=tssl())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mem1, mem2 = self.lif1.reset_mem(), self.lif2.reset_mem()
-        out = []
-        for step in x:
-            spk1, mem1 = self.lif1(self.fc1(step), mem1)
-            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
-            out.append(spk2)
-        return torch.stack(out)
+def small_mlp() -> nn.Module:
+    return StockLeakyMLP(tssl, sizes=(20, 16, 5), beta=0.8)
 
 
 def grads(model: nn.Module, x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -52,15 +38,15 @@ def main() -> None:
     x = torch.rand(args.steps, 4, 20, generator=gen) * 2
     grad_out = torch.randn(args.steps, 4, 5, generator=gen)
 
-    explanation = torch._dynamo.explain(MLP())(x)
+    explanation = torch._dynamo.explain(small_mlp())(x)
     print(f"graphs: {explanation.graph_count}, graph breaks: {explanation.graph_break_count}")
     reasons = sorted({str(b.reason).splitlines()[0] for b in explanation.break_reasons})
     for reason in reasons:
         print(f"  break reason: {reason}")
 
     torch._dynamo.reset()
-    eager = MLP()
-    compiled = MLP()
+    eager = small_mlp()
+    compiled = small_mlp()
     compiled.load_state_dict(eager.state_dict())
     spk_eager, grads_eager = grads(eager, x, grad_out)
     compiled_call = torch.compile(compiled, backend=args.backend)

@@ -23,26 +23,24 @@ from torch import nn
 from snntorch_tssl import tssl
 
 
-def build(spike_grad_factory) -> nn.Module:
-    torch.manual_seed(0)
+class StockLeakyMLP(nn.Module):
+    """Two stock snn.Leaky layers (reset "zero") behind nn.Linear, stepped over a [T, B, F] input."""
 
-    class MLP(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc1, self.fc2 = nn.Linear(784, 400), nn.Linear(400, 10)
-            self.lif1 = snn.Leaky(beta=0.9, reset_mechanism="zero", spike_grad=spike_grad_factory())
-            self.lif2 = snn.Leaky(beta=0.9, reset_mechanism="zero", spike_grad=spike_grad_factory())
+    def __init__(self, spike_grad_factory, sizes: tuple[int, int, int] = (784, 400, 10), beta: float = 0.9) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2 = nn.Linear(sizes[0], sizes[1]), nn.Linear(sizes[1], sizes[2])
+        self.lif1 = snn.Leaky(beta=beta, reset_mechanism="zero", spike_grad=spike_grad_factory())
+        self.lif2 = snn.Leaky(beta=beta, reset_mechanism="zero", spike_grad=spike_grad_factory())
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            mem1, mem2 = self.lif1.reset_mem(), self.lif2.reset_mem()
-            out = []
-            for step in x:
-                spk1, mem1 = self.lif1(self.fc1(step), mem1)
-                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
-                out.append(spk2)
-            return torch.stack(out)
-
-    return MLP()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2 = self.lif1.reset_mem(), self.lif2.reset_mem()
+        out = []
+        for step in x:
+            spk1, mem1 = self.lif1(self.fc1(step), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            out.append(spk2)
+        return torch.stack(out)
 
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, target: torch.Tensor) -> float:
@@ -68,7 +66,7 @@ def main() -> None:
     target[torch.arange(128), torch.randint(0, 10, (128,), generator=gen)] = 20.0
     runs = {}
     for name, factory in (("tssl", tssl), ("atan", surrogate.atan)):
-        model = build(factory)
+        model = StockLeakyMLP(factory)
         runs[name] = (model, torch.optim.Adam(model.parameters(), lr=1e-3), [])
     for i in range(args.warmup + args.repeats):
         for model, optimizer, times in runs.values():
