@@ -25,7 +25,15 @@ class TSSL(nn.Module):
 
     The module has no parameters and no buffers: a state_dict of a model
     using it is interchangeable with the same model using any other
-    ``spike_grad``.
+    ``spike_grad``. :func:`tssl` is the usual way to make one.
+
+    Example::
+
+        import torch
+        from snntorch_tssl import TSSL, SynapticSequence
+
+        rule = TSSL(tau_s=3.0, warmup=False)  # the same as tssl(tau_s=3.0, warmup=False)
+        spk = SynapticSequence(tau_s=3.0, tau_m=5.0, spike_grad=rule)(torch.rand(5, 2, 4) * 3)
     """
 
     def __init__(
