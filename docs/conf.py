@@ -6,7 +6,9 @@ Build (warnings are errors, as in CI)::
 
 The tutorials are the stored notebooks of ``tutorials/``; they are copied
 into ``docs/tutorials/`` at build time and rendered with their stored
-outputs, never executed here.
+outputs, never executed here. MathJax is served from the site itself (a copy
+from the ``django-static-mathjax`` package of the docs extra), so the built
+pages show their equations offline too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+
+import mathjax  # noqa: E402
 
 import snntorch_tssl  # noqa: E402
 
@@ -53,6 +57,9 @@ add_module_names = False
 napoleon_google_docstring = False
 napoleon_numpy_docstring = False
 
+# Equations: MathJax 3 (all TeX extensions, SVG output) copied into _static/mathjax/ by _copy_mathjax().
+mathjax_path = "mathjax/tex-svg-full.js"
+
 # Notebooks: render the stored outputs, never execute during the build.
 nb_execution_mode = "off"
 nb_merge_streams = True
@@ -81,4 +88,12 @@ def _copy_tutorials() -> None:
         shutil.copy2(notebook, target / notebook.name)
 
 
+def _copy_mathjax() -> None:
+    """Serve MathJax from the site (a build artefact, git-ignored), not from a CDN."""
+    target = DOCS / "_static" / "mathjax"
+    target.mkdir(exist_ok=True)
+    shutil.copy2(Path(mathjax.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg-full.js", target)
+
+
 _copy_tutorials()
+_copy_mathjax()
