@@ -259,3 +259,53 @@ def tssl_sequence_backward(
         warm_value = warmup_surrogate(mem - threshold, options.warmup_width) * grad_spike + direct
         grad_current = torch.where(warm, warm_value, grad_current)
     return grad_current
+
+
+# --------------------------------------------------------------------------
+# One time step of the rule (step mode inside stock snnTorch neurons).
+# --------------------------------------------------------------------------
+
+
+def psc_step(psc: Tensor, spike: Tensor, tau_s: float) -> Tensor:
+    r"""One step of :func:`psc_filter_forward`: :math:`a[t] = a[t-1] + (s[t] - a[t-1]) / \tau_s`."""
+    decay = 1.0 - 1.0 / tau_s
+    return psc * decay + spike * (1.0 - decay)
+
+
+def tssl_step_backward(
+    grad_spike: Tensor | None,
+    grad_next: Tensor | None,
+    direct: Tensor,
+    timing: Tensor,
+    coefficient: Tensor,
+    warm: Tensor | None,
+    surrogate: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    r"""One reverse step of :func:`tssl_sequence_backward`.
+
+    .. math::
+        G[t] = m[t]\, g_s[t] + d[t] + c[t]\, G[t+1], \qquad
+        \frac{\partial L}{\partial I[t]} = \begin{cases}
+            \sigma'(u[t])\, g_s[t] + d[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
+
+    ``None`` stands for a zero :math:`g_s[t]` or :math:`G[t+1]`; :math:`d` is
+    a gradient that reaches the membrane directly (for example a membrane
+    loss); ``warm`` is None when warm-up is off.
+
+    :return: ``(dL/dI[t], G[t])``
+    """
+    recursion = direct if grad_spike is None else timing * grad_spike + direct
+    if grad_next is not None:
+        recursion = recursion + coefficient * grad_next
+    if warm is None:
+        return recursion, recursion
+    warm_value = direct if grad_spike is None else surrogate * grad_spike + direct
+    return torch.where(warm, warm_value, recursion), recursion
+
+
+def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, surrogate: Tensor | None) -> Tensor:
+    r"""What the rule uses in place of :math:`\partial s / \partial u` at one step.
+
+    The warm-up surrogate :math:`\sigma'` on warm-up steps, else the timing term :math:`m`.
+    """
+    return timing if warm is None else torch.where(warm, surrogate, timing)

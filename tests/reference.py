@@ -93,3 +93,31 @@ def per_neuron(fn, *tensors: torch.Tensor, **kwargs) -> torch.Tensor:
         columns = [x[:, j].double().tolist() for x in tensors]
         out[:, j] = torch.tensor(fn(*columns, **kwargs), dtype=torch.float64)
     return out
+
+
+def stock_leaky_neuron(current: list[float], beta: float, threshold: float, reset: str, reset_delay: bool):
+    """snnTorch 1.0's snn.Leaky, one neuron: returns u (before reset), du = u[t] - u_hat[t-1], s.
+
+    u_hat[t-1] is the membrane handed to step t minus what its own reset removes
+    (u * r for "zero", V * r for "subtract", with r = 1[handed membrane > V]).
+    """
+    handed, us, dus, ss = 0.0, [], [], []
+    for i in current:
+        r = 1.0 if handed > threshold else 0.0
+        if reset == "zero":
+            after_reset, u = handed * (1.0 - r), beta * handed * (1.0 - r) + i
+        elif reset == "subtract":
+            after_reset, u = handed - r * threshold, beta * handed + i - r * threshold
+        else:
+            after_reset, u = handed, beta * handed + i
+        s = 1.0 if u > threshold else 0.0
+        us.append(u)
+        dus.append(u - after_reset)
+        ss.append(s)
+        if reset_delay or reset == "none":
+            handed = u
+        elif reset == "zero":
+            handed = u - (s - r) * u
+        else:
+            handed = u - (s - r) * threshold
+    return us, dus, ss
