@@ -13,6 +13,7 @@ threshold, ``beta = 1 - 1/tau_m`` the membrane leak.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -42,14 +43,17 @@ def exponential_scan(x: Tensor, decay: Tensor | float, reverse: bool = False) ->
     .. math:: y[t] = d\, y[t \mp 1] + (1 - d)\, x[t], \qquad y[\mp 1] = 0
 
     run forwards (causal) or, with ``reverse=True``, backwards in time.
-    ``decay`` may be a float or a tensor broadcastable to ``x[0]``.
+    ``decay`` may be a float or a tensor broadcastable to ``x[0]``. The input
+    term :math:`(1 - d) x` is computed for all steps at once; the loop over
+    time does one multiply and one in-place add per step.
     """
-    out = torch.empty_like(x)
-    state = torch.zeros_like(x[0])
-    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    out = x * (1.0 - decay)
+    carry = torch.empty_like(out[0])
+    steps = range(x.shape[0] - 2, -1, -1) if reverse else range(1, x.shape[0])
+    previous = 1 if reverse else -1
     for t in steps:
-        state = state * decay + x[t] * (1.0 - decay)
-        out[t] = state
+        torch.mul(out[t + previous], decay, out=carry)
+        out[t].add_(carry)
     return out
 
 
@@ -142,16 +146,62 @@ def lif_sequence_forward(
     :return: ``(mem, spike)``: the membrane before reset :math:`u` and the
         spikes (0/1 in the current's dtype), both shaped like ``current``.
     """
+    mem, spike, _, _ = lif_sequence_scan(current, beta, threshold, reset_mechanism)
+    return mem, spike
+
+
+class LIFScan(NamedTuple):
+    """What :func:`lif_sequence_scan` returns (the optional fields are None unless asked for)."""
+
+    mem: Tensor
+    spike: Tensor
+    mem_after_reset: Tensor | None
+    warmup: Tensor | None
+
+
+def lif_sequence_scan(
+    current: Tensor,
+    beta: Tensor | float,
+    threshold: Tensor | float,
+    reset_mechanism: str,
+    *,
+    keep_mem_after_reset: bool = False,
+    warmup_tau_s: float | None = None,
+) -> LIFScan:
+    r"""One fused pass over time: the LIF forward of :func:`lif_sequence_forward` and, on request,
+    the membrane after reset :math:`\hat u` and the warm-up mask of the neuron's own PSC.
+
+    Every step writes straight into preallocated ``[T, ...]`` results, so the
+    only temporaries are one time step large. With ``warmup_tau_s`` the loop
+    also runs the PSC filter of the spikes and stores
+    :func:`warmup_mask` as booleans (one byte per element), which is all the
+    TSSL-BP backward needs of it.
+
+    :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup)``
+    """
     mem = torch.empty_like(current)
     spike = torch.empty_like(current)
-    mem_after_reset = torch.zeros_like(current[0])
+    after_all = torch.empty_like(current) if keep_mem_after_reset else None
+    warm = None
+    if warmup_tau_s is not None:
+        warm = torch.empty(current.shape, dtype=torch.bool, device=current.device)
+        psc_decay = 1.0 - 1.0 / warmup_tau_s
+        psc = torch.zeros_like(current[0])
+    after = torch.zeros_like(current[0])
+    leak = torch.empty_like(current[0])
     for t in range(current.shape[0]):
-        u = mem_after_reset * beta + current[t]
-        s = (u > threshold).to(current.dtype)
-        mem[t] = u
-        spike[t] = s
-        mem_after_reset = u - reset_removed(u, s, threshold, reset_mechanism)
-    return mem, spike
+        u, s = mem[t], spike[t]
+        torch.mul(after, beta, out=leak)
+        torch.add(leak, current[t], out=u)
+        torch.sub(u, threshold, out=s)
+        torch.sign(s, out=s).clamp_(min=0)  # step_function in place: s = 1[u > V]
+        after = u - reset_removed(u, s, threshold, reset_mechanism)
+        if after_all is not None:
+            after_all[t] = after
+        if warm is not None:
+            psc = psc * psc_decay + s * (1.0 - psc_decay)
+            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])
+    return LIFScan(mem, spike, after_all, warm)
 
 
 def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_mechanism: str) -> Tensor:
@@ -166,10 +216,21 @@ def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_m
 # --------------------------------------------------------------------------
 
 
+def step_function(x: Tensor) -> Tensor:
+    r"""Heaviside step :math:`\mathbb{1}[x > 0]` as 0/1 in ``x``'s dtype (``NaN`` excluded).
+
+    Equals ``(x > 0).to(x.dtype)`` exactly, computed as :math:`\max(\mathrm{sign}(x), 0)` with
+    vectorised arithmetic (no boolean intermediate, which is several times slower on CPU).
+    """
+    return torch.sign(x).clamp_(min=0)
+
+
 def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
     r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`."""
-    inverse = torch.clamp(increment.reciprocal(), max=max_inv_du)
-    return torch.where(increment > 0, inverse, torch.zeros_like(increment)) * spike
+    if math.isinf(max_inv_du):
+        max_inv_du = torch.finfo(increment.dtype).max
+    inverse = increment.reciprocal().clamp_(min=0.0, max=max_inv_du)
+    return inverse.mul_(step_function(increment)).mul_(spike)
 
 
 def recursion_coefficient(
@@ -188,7 +249,9 @@ def recursion_coefficient(
     The second (intra-neuron, reset) term is dropped when ``reset_term`` is
     False. For the "zero" reset this is the paper's recursion exactly.
     """
-    coefficient = beta * reset_grad + torch.zeros_like(timing)
+    coefficient = beta * reset_grad
+    if not isinstance(coefficient, Tensor) or coefficient.shape != timing.shape:
+        coefficient = coefficient + torch.zeros_like(timing)
     if reset_term:
         coefficient = coefficient + spike * timing * (1.0 - beta) * removed
     return coefficient
@@ -208,25 +271,37 @@ def warmup_mask(psc: Tensor, tau_s: float) -> Tensor:
     return psc < 0.25 / tau_s
 
 
-def tssl_recursion(drive: Tensor, coefficient: Tensor) -> Tensor:
-    r"""Solve :math:`G[t] = b[t] + c[t]\, G[t+1]`, :math:`G[T] = 0`, in one reverse pass."""
-    out = torch.empty_like(drive)
-    state = torch.zeros_like(drive[0])
+def tssl_recursion(
+    drive: Tensor, coefficient: Tensor, initial: Tensor | None = None, *, out: Tensor | None = None
+) -> Tensor:
+    r"""Solve :math:`G[t] = b[t] + c[t]\, G[t+1]` in one reverse pass, :math:`G[T]` = ``initial`` (default 0).
+
+    ``out`` (optional) receives the result, shaped like ``drive``.
+    """
+    out = torch.empty_like(drive) if out is None else out
+    state = torch.zeros_like(drive[0]) if initial is None else initial
+    product = torch.empty_like(drive[0])
     for t in range(drive.shape[0] - 1, -1, -1):
-        state = drive[t] + coefficient[t] * state
-        out[t] = state
+        torch.mul(coefficient[t], state, out=product)
+        torch.add(drive[t], product, out=out[t])
+        state = out[t]
     return out
+
+
+#: Elements per time chunk in :func:`tssl_sequence_backward`: the per-chunk temporaries stay cache-sized.
+CHUNK_ELEMENTS = 1 << 16
 
 
 def tssl_sequence_backward(
     grad_spike: Tensor,
     mem: Tensor,
-    spike: Tensor,
+    spike: Tensor | None,
     beta: Tensor | float,
     threshold: Tensor | float,
     reset_mechanism: str,
     options: TSSLOptions,
     grad_mem_after_reset: Tensor | None = None,
+    warm: Tensor | None = None,
 ) -> Tensor:
     r"""TSSL-BP gradient of the loss with respect to the input current, O(T).
 
@@ -242,22 +317,61 @@ def tssl_sequence_backward(
     given, enters :math:`G` (and the warm-up value) through
     :math:`\partial \hat u / \partial u`.
 
+    Time is processed in chunks of about :data:`CHUNK_ELEMENTS` elements,
+    last chunk first: the element-wise terms are computed for a whole chunk
+    at once and only the recursion steps through time, so every temporary is
+    one chunk large and the cost is one pass over T.
+
     :param grad_spike: :math:`g_s = \partial L / \partial s`, ``[T, ...]``
     :param mem: membrane before reset :math:`u`, ``[T, ...]``
-    :param spike: spikes :math:`s` (0/1), ``[T, ...]``
+    :param spike: spikes :math:`s` (0/1, floating or bool), ``[T, ...]``; None recomputes them
+        exactly as :math:`\mathbb{1}[u > V]`, which saves storing them
+    :param warm: the warm-up mask (:func:`warmup_mask` of the spikes' PSC), if
+        already known (for example from :func:`lif_sequence_scan`)
     :return: :math:`\partial L / \partial I`, ``[T, ...]``
     """
-    removed = reset_removed(mem, spike, threshold, reset_mechanism)
-    reset_grad = reset_derivative(spike, reset_mechanism)
-    increment = mem_increment(mem, spike, threshold, reset_mechanism)
-    timing = timing_factor(spike, increment, options.max_inv_du)
-    coefficient = recursion_coefficient(spike, timing, beta, removed, reset_grad, options.reset_term)
-    direct = torch.zeros_like(mem) if grad_mem_after_reset is None else grad_mem_after_reset * reset_grad
-    grad_current = tssl_recursion(timing * grad_spike + direct, coefficient)
-    if options.warmup:
-        warm = warmup_mask(psc_filter_forward(spike, options.tau_s), options.tau_s)
-        warm_value = warmup_surrogate(mem - threshold, options.warmup_width) * grad_spike + direct
-        grad_current = torch.where(warm, warm_value, grad_current)
+    if options.warmup and warm is None:
+        spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
+        warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
+    grad_current = torch.empty_like(mem)
+    steps = mem.shape[0]
+    chunk = max(1, CHUNK_ELEMENTS // max(1, mem[0].numel()))
+    carry = None
+    for end in range(steps, 0, -chunk):
+        start = max(0, end - chunk)
+        first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
+        shifted = mem[first:end] - threshold
+        window = step_function(shifted) if spike is None else spike[first:end].to(mem.dtype)
+        removed_window = reset_removed(mem[first:end], window, threshold, reset_mechanism)
+        u, s, g, removed = (
+            mem[start:end],
+            window[start - first :],
+            grad_spike[start:end],
+            removed_window[start - first :],
+        )
+        if start > 0:  # increment[t] = u[t] - (u[t-1] - rho[t-1])
+            increment = u - (mem[first : end - 1] - removed_window[:-1])
+        else:
+            increment = mem_increment(u, s, threshold, reset_mechanism)
+        reset_grad = reset_derivative(s, reset_mechanism)
+        timing = timing_factor(s, increment, options.max_inv_du)
+        coefficient = recursion_coefficient(s, timing, beta, removed, reset_grad, options.reset_term)
+        drive = timing.mul_(g)
+        direct = None
+        if grad_mem_after_reset is not None:
+            direct = grad_mem_after_reset[start:end] * reset_grad
+            drive = drive.add_(direct)
+        result = grad_current[start:end]
+        tssl_recursion(drive, coefficient, carry, out=result)
+        if options.warmup:
+            carry = result[0].clone()
+            warm_value = warmup_surrogate(shifted[start - first :], options.warmup_width).mul_(g)
+            if direct is not None:
+                warm_value = warm_value.add_(direct)
+            # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU.
+            torch.lerp(result, warm_value, warm[start:end].to(mem.dtype), out=result)
+        else:
+            carry = result[0]
     return grad_current
 
 

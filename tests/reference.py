@@ -121,3 +121,67 @@ def stock_leaky_neuron(current: list[float], beta: float, threshold: float, rese
         else:
             handed = u - (s - r) * threshold
     return us, dus, ss
+
+
+# --------------------------------------------------------------------------
+# Plain whole-tensor formulation (one op per formula term, straightforward
+# loops over T), the package's first implementation. The fused, chunked path
+# of snntorch_tssl._math must reproduce it: forward bit for bit, backward to
+# float rounding.
+# --------------------------------------------------------------------------
+
+
+def plain_scan(x: torch.Tensor, decay, reverse: bool = False) -> torch.Tensor:
+    out = torch.empty_like(x)
+    state = torch.zeros_like(x[0])
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    for t in steps:
+        state = state * decay + x[t] * (1.0 - decay)
+        out[t] = state
+    return out
+
+
+def plain_removed(mem, spike, threshold, reset):
+    if reset == "zero":
+        return mem * spike
+    if reset == "subtract":
+        return spike * threshold
+    return torch.zeros_like(mem)
+
+
+def plain_lif(current: torch.Tensor, beta, threshold, reset: str):
+    mem = torch.empty_like(current)
+    spike = torch.empty_like(current)
+    after = torch.zeros_like(current[0])
+    for t in range(current.shape[0]):
+        u = after * beta + current[t]
+        s = (u > threshold).to(current.dtype)
+        mem[t] = u
+        spike[t] = s
+        after = u - plain_removed(u, s, threshold, reset)
+    return mem, spike
+
+
+def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options, grad_mem_after_reset=None):
+    removed = plain_removed(mem, spike, threshold, reset)
+    reset_grad = 1.0 - spike if reset == "zero" else 1.0
+    after = mem - removed
+    increment = mem - torch.cat([torch.zeros_like(mem[:1]), after[:-1]])
+    inverse = torch.clamp(increment.reciprocal(), max=options.max_inv_du)
+    timing = torch.where(increment > 0, inverse, torch.zeros_like(increment)) * spike
+    coefficient = beta * reset_grad + torch.zeros_like(timing)
+    if options.reset_term:
+        coefficient = coefficient + spike * timing * (1.0 - beta) * removed
+    direct = torch.zeros_like(mem) if grad_mem_after_reset is None else grad_mem_after_reset * reset_grad
+    drive = timing * grad_spike + direct
+    grad = torch.empty_like(drive)
+    state = torch.zeros_like(drive[0])
+    for t in range(drive.shape[0] - 1, -1, -1):
+        state = drive[t] + coefficient[t] * state
+        grad[t] = state
+    if options.warmup:
+        warm = plain_scan(spike, 1.0 - 1.0 / options.tau_s) < 0.25 / options.tau_s
+        z = torch.clamp((mem - threshold) / options.warmup_width, -8.0, 8.0)
+        warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike + direct
+        grad = torch.where(warm, warm_value, grad)
+    return grad

@@ -14,27 +14,48 @@ from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
 class _TSSLSequence(torch.autograd.Function):
-    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule."""
+    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule.
+
+    Saved for the backward: the membrane before reset and, with warm-up, the
+    warm-up mask as booleans. The spikes are recomputed from the membrane
+    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them.
+    """
 
     @staticmethod
-    def forward(ctx, current, beta, threshold, reset_mechanism, options):
-        mem, spike = _math.lif_sequence_forward(current, beta, threshold, reset_mechanism)
-        ctx.save_for_backward(mem, spike, beta, threshold)
+    def forward(ctx, current, beta, threshold, reset_mechanism, options, keep_mem_after_reset):
+        needs_grad = ctx.needs_input_grad[0]
+        scan = _math.lif_sequence_scan(
+            current,
+            beta,
+            threshold,
+            reset_mechanism,
+            keep_mem_after_reset=keep_mem_after_reset,
+            warmup_tau_s=options.tau_s if options.warmup and needs_grad else None,
+        )
+        if needs_grad:
+            ctx.save_for_backward(scan.mem, scan.warmup, beta, threshold)
         ctx.reset_mechanism = reset_mechanism
         ctx.options = options
         ctx.set_materialize_grads(False)
-        mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
-        return spike, mem_after_reset
+        return scan.spike, scan.mem_after_reset
 
     @staticmethod
     def backward(ctx, grad_spike, grad_mem_after_reset):
-        mem, spike, beta, threshold = ctx.saved_tensors
+        mem, warm, beta, threshold = ctx.saved_tensors
         if grad_spike is None:
             grad_spike = torch.zeros_like(mem)
         grad_current = _math.tssl_sequence_backward(
-            grad_spike, mem, spike, beta, threshold, ctx.reset_mechanism, ctx.options, grad_mem_after_reset
+            grad_spike,
+            mem,
+            None,
+            beta,
+            threshold,
+            ctx.reset_mechanism,
+            ctx.options,
+            grad_mem_after_reset,
+            warm=warm,
         )
-        return grad_current, None, None, None, None
+        return grad_current, None, None, None, None, None
 
 
 def _surrogate_sequence(
@@ -148,7 +169,9 @@ class SynapticSequence(LIF):
         beta = self.beta.to(input_.dtype)
         threshold = self.threshold.to(input_.dtype)
         if isinstance(self.spike_grad, TSSL):
-            spk, mem = _TSSLSequence.apply(syn, beta, threshold, self.reset_mechanism, self.spike_grad.options)
+            spk, mem = _TSSLSequence.apply(
+                syn, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
+            )
         else:
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
         if self.output:

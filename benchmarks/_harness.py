@@ -1,0 +1,163 @@
+"""Shared timing and memory helpers of the benchmark scripts (not part of the package).
+
+Every script compares its variants in one process, runs each variant once to
+warm up, then ``repeats`` times, and reports the median. Peak memory is
+measured two ways: the bytes autograd saves for the backward (exact,
+deduplicated by storage; the activation memory of training) and, on CPU, the
+growth of the process's peak resident set during a run (Linux, reset through
+``/proc/self/clear_refs``); on CUDA, ``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmark the checkout, not an installed copy
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rss_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class SavedBytes:
+    """Context manager: total bytes of the distinct storages autograd saves for the backward."""
+
+    def __init__(self) -> None:
+        self.storages: dict[int, int] = {}
+
+    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        self.storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    def __enter__(self) -> SavedBytes:
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._hooks.__exit__(*exc)
+
+    @property
+    def total(self) -> int:
+        return sum(self.storages.values())
+
+
+def measure(
+    step: Callable[[], Callable[[], None]],
+    device: torch.device,
+    repeats: int,
+    warmup: int = 1,
+) -> dict:
+    """Time ``step`` (forward, returns the backward closure) and its backward; medians over ``repeats``.
+
+    :return: forward/backward/total medians in seconds, every sample, saved-for-backward
+        bytes and peak memory growth in bytes.
+    """
+    forward, backward, total = [], [], []
+    saved = peak = None
+    for run in range(warmup + repeats):
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+        else:
+            _reset_peak_rss()
+            base = _rss_kib("VmRSS")
+        synchronize(device)
+        start = time.perf_counter()
+        with SavedBytes() as saved_now:
+            run_backward = step()
+        synchronize(device)
+        middle = time.perf_counter()
+        run_backward()
+        synchronize(device)
+        end = time.perf_counter()
+        if device.type == "cuda":
+            peak_now = torch.cuda.max_memory_allocated(device) - base
+        else:
+            high = _rss_kib("VmHWM")
+            peak_now = None if high is None or base is None else (high - base) * 1024
+        del run_backward
+        if run >= warmup:
+            forward.append(middle - start)
+            backward.append(end - middle)
+            total.append(end - start)
+            saved = saved_now.total
+            peak = peak_now if peak is None or peak_now is None else max(peak, peak_now)
+    return {
+        "forward_s": statistics.median(forward),
+        "backward_s": statistics.median(backward),
+        "total_s": statistics.median(total),
+        "forward_samples": forward,
+        "backward_samples": backward,
+        "saved_bytes": saved,
+        "peak_bytes": peak,
+    }
+
+
+def environment(device: torch.device) -> dict:
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    for name in ("snntorch", "spikingjelly"):
+        try:
+            from importlib.metadata import version
+
+            info[name] = version(name)
+        except Exception:  # noqa: BLE001 - optional packages
+            info[name] = None
+    return info
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {path}")
+
+
+def fmt_bytes(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.1f} MiB"

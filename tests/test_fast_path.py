@@ -1,0 +1,147 @@
+"""The fused, chunked sequence path equals the plain whole-tensor formulation (tests/reference.py)."""
+
+import pytest
+import torch
+from reference import plain_lif, plain_removed, plain_scan, plain_tssl_backward
+from snntorch import surrogate
+
+from snntorch_tssl import SynapticSequence, _math, tssl
+
+DTYPES = [torch.float32, torch.float64]
+SHAPES = [(1, 3, 7), (2, 4, 5), (23, 3, 11), (40, 2, 3, 4, 5)]  # T = 1, tiny, [T, B, F], conv maps [T, B, C, H, W]
+
+
+def case(shape, dtype, seed=0, scale=1.5):
+    gen = torch.Generator().manual_seed(seed)
+    current = torch.rand(shape, generator=gen, dtype=torch.float64) * scale
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+    return current.to(dtype), grad.to(dtype)
+
+
+@pytest.fixture(params=[None, 37], ids=["default-chunks", "many-uneven-chunks"])
+def chunk_elements(request, monkeypatch):
+    if request.param is not None:
+        monkeypatch.setattr(_math, "CHUNK_ELEMENTS", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_exponential_scan_is_bit_identical(dtype, shape, reverse):
+    x, _ = case(shape, dtype)
+    for decay in (0.0, 2 / 3, torch.tensor(0.75, dtype=dtype)):
+        assert torch.equal(_math.exponential_scan(x, decay, reverse), plain_scan(x, decay, reverse))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+def test_lif_scan_is_bit_identical(dtype, shape, reset):
+    current, _ = case(shape, dtype)
+    beta, threshold = torch.tensor(0.8, dtype=dtype), torch.tensor(1.0, dtype=dtype)
+    mem_ref, spike_ref = plain_lif(current, beta, threshold, reset)
+    scan = _math.lif_sequence_scan(current, beta, threshold, reset, keep_mem_after_reset=True, warmup_tau_s=3.0)
+    assert torch.equal(scan.mem, mem_ref) and torch.equal(scan.spike, spike_ref)
+    assert torch.equal(scan.mem_after_reset, mem_ref - plain_removed(mem_ref, spike_ref, threshold, reset))
+    assert torch.equal(scan.warmup, plain_scan(spike_ref, 1 - 1 / 3.0) < 0.25 / 3.0)
+    assert 0 < spike_ref.mean() < 1 or shape[0] <= 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+@pytest.mark.parametrize("warmup,reset_term,max_inv_du", [(True, True, 8.0), (False, True, 8.0), (True, False, 2.0),
+                                                          (False, False, float("inf"))])  # fmt: skip
+@pytest.mark.parametrize("with_mem_grad", [False, True])
+def test_tssl_backward_equals_plain_formulation(
+    dtype, shape, reset, warmup, reset_term, max_inv_du, with_mem_grad, chunk_elements
+):
+    current, grad = case(shape, dtype, seed=1)
+    mem_grad = case(shape, dtype, seed=2)[1] if with_mem_grad else None
+    beta, threshold = 0.75, 1.0
+    mem, spike = plain_lif(current, beta, threshold, reset)
+    options = _math.TSSLOptions(tau_s=2.5, max_inv_du=max_inv_du, warmup=warmup, reset_term=reset_term)
+    expected = plain_tssl_backward(grad, mem, spike, beta, threshold, reset, options, mem_grad)
+    scan = _math.lif_sequence_scan(current, beta, threshold, reset, warmup_tau_s=2.5)
+    for spikes, warm in ((spike, None), (None, None), (None, scan.warmup)):
+        actual = _math.tssl_sequence_backward(grad, mem, spikes, beta, threshold, reset, options, mem_grad, warm=warm)
+        assert actual.dtype == dtype
+        torch.testing.assert_close(actual, expected, rtol=4 * torch.finfo(dtype).eps, atol=4 * torch.finfo(dtype).eps)
+
+
+def plain_neuron(x, alpha, beta, threshold, reset):
+    """SynapticSequence's forward and TSSL gradient by the plain formulation (no autograd)."""
+    syn = plain_scan(x, alpha)
+    mem, spike = plain_lif(syn, beta, threshold, reset)
+    after = mem - plain_removed(mem, spike, threshold, reset)
+    return syn, mem, spike, after
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+def test_synaptic_sequence_equals_plain_formulation(dtype, shape, reset, chunk_elements):
+    x, grad_spk = case(shape, dtype, seed=3, scale=3.0)
+    grad_mem = case(shape, dtype, seed=4)[1]
+    rule = tssl(tau_s=3.0)
+    neuron = SynapticSequence(alpha=0.5, beta=0.75, reset_mechanism=reset, spike_grad=rule, output=True)
+    x = x.requires_grad_()
+    spk, syn, mem = neuron(x)
+    alpha, beta, threshold = (torch.tensor(v, dtype=dtype) for v in (0.5, 0.75, 1.0))
+    syn_ref, mem_ref, spk_ref, after_ref = plain_neuron(x.detach(), alpha, beta, threshold, reset)
+    assert torch.equal(spk, spk_ref) and torch.equal(syn, syn_ref) and torch.equal(mem, after_ref)
+    (grad,) = torch.autograd.grad((spk * grad_spk).sum() + (mem * grad_mem).sum(), x)
+    grad_syn = plain_tssl_backward(grad_spk, mem_ref, spk_ref, beta, threshold, reset, rule.options, grad_mem)
+    expected = plain_scan(grad_syn, alpha, reverse=True)
+    torch.testing.assert_close(grad, expected, rtol=8 * torch.finfo(dtype).eps, atol=8 * torch.finfo(dtype).eps)
+
+
+def test_step_function_equals_comparison():
+    x = torch.tensor([-2.0, -1e-30, -0.0, 0.0, 1e-30, 1e-45, 3.0, float("inf"), -float("inf")])
+    for dtype in DTYPES:
+        v = x.to(dtype)
+        assert torch.equal(_math.step_function(v), (v > 0).to(dtype))
+        assert not torch.signbit(_math.step_function(v)).any()
+
+
+def test_timing_factor_is_zero_where_increment_is_not_positive():
+    increment = torch.tensor([-1.0, -0.0, 0.0, 1e-30, 0.5, 0.01])
+    spike = torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    expected = torch.tensor([0.0, 0.0, 0.0, 8.0, 2.0, 0.0])
+    assert torch.equal(_math.timing_factor(spike, increment, 8.0), expected)
+    assert _math.timing_factor(spike, increment, float("inf"))[3] > 1e29
+
+
+def saved_bytes(fn):
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn()
+    return out, sum(storages.values())
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_tssl_sequence_saves_only_the_membrane_and_a_boolean_warmup_mask(warmup):
+    x = (torch.rand(50, 8, 16) * 3).requires_grad_()
+    neuron = SynapticSequence(spike_grad=tssl(warmup=warmup))
+    spk, saved = saved_bytes(lambda: neuron(x))
+    per_element = saved / x.numel()
+    assert per_element <= (4 + 1 if warmup else 4) + 0.01  # float membrane (+ bool mask); spikes are recomputed
+    spk.sum().backward()
+    _, surrogate_saved = saved_bytes(lambda: SynapticSequence(spike_grad=surrogate.atan())(x))
+    assert saved < surrogate_saved
+
+
+def test_inference_saves_nothing_and_matches_training_forward():
+    x = torch.rand(20, 4, 6) * 3
+    neuron = SynapticSequence(output=True)
+    with torch.no_grad():
+        inference = neuron(x)
+    training = neuron(x.clone().requires_grad_())
+    for a, b in zip(inference, training, strict=True):
+        assert torch.equal(a, b.detach())
