@@ -95,17 +95,20 @@ def per_neuron(fn, *tensors: torch.Tensor, **kwargs) -> torch.Tensor:
     return out
 
 
-def stock_leaky_neuron(current: list[float], beta: float, threshold: float, reset: str, reset_delay: bool):
+def stock_leaky_neuron(
+    current: list[float], beta: float, threshold: float, reset: str, reset_delay: bool, drop_input: bool = False
+):
     """snnTorch 1.0's snn.Leaky, one neuron: returns u (before reset), du = u[t] - u_hat[t-1], s.
 
     u_hat[t-1] is the membrane handed to step t minus what its own reset removes
     (u * r for "zero", V * r for "subtract", with r = 1[handed membrane > V]).
+    ``drop_input``: snn.Synaptic's "zero" reset, which also zeroes that step's input.
     """
     handed, us, dus, ss = 0.0, [], [], []
     for i in current:
         r = 1.0 if handed > threshold else 0.0
         if reset == "zero":
-            after_reset, u = handed * (1.0 - r), beta * handed * (1.0 - r) + i
+            after_reset, u = handed * (1.0 - r), beta * handed * (1.0 - r) + i * (1.0 - r if drop_input else 1.0)
         elif reset == "subtract":
             after_reset, u = handed - r * threshold, beta * handed + i - r * threshold
         else:

@@ -105,6 +105,49 @@ def test_stock_synaptic_equals_synaptic_sequence(golden_stack):
         assert max_rel_diff(a.weight.grad, b.weight.grad * tau_s) <= 1e-5
 
 
+@pytest.mark.parametrize("reset", ["zero", "subtract", "none"])
+@pytest.mark.parametrize("reset_delay", [True, False])
+@pytest.mark.parametrize("init_hidden", [True, False])
+def test_stock_synaptic_matches_slow_reference(reset, reset_delay, init_hidden):
+    gen = torch.Generator().manual_seed(12)
+    steps, batch, features, alpha, beta, threshold = 12, 3, 5, 0.5, 0.75, 1.0
+    x = (torch.rand(steps, batch, features, generator=gen, dtype=torch.float64) * 0.9).requires_grad_()
+    grad_out = torch.randn(steps, batch, features, generator=gen, dtype=torch.float64)
+    lif = snn.Synaptic(
+        alpha=alpha,
+        beta=beta,
+        reset_mechanism=reset,
+        reset_delay=reset_delay,
+        init_hidden=init_hidden,
+        spike_grad=tssl(),
+    )
+    syn, mem = lif.reset_mem()
+    spikes = []
+    for step in x:
+        if init_hidden:
+            spikes.append(lif(step))
+        else:
+            spk, syn, mem = lif(step, syn, mem)
+            spikes.append(spk)
+    spk = torch.stack(spikes)
+    (spk * grad_out).sum().backward()
+
+    current = _math.exponential_scan(x.detach(), alpha) / (1 - alpha)  # syn[t] = alpha syn[t-1] + x[t]
+    drop = reset == "zero" and reset_delay
+
+    def one(column_i, column_g):
+        us, dus, ss = stock_leaky_neuron(column_i, beta, threshold, reset, reset_delay, drop_input=drop)
+        grad_u = tssl_neuron_backward(
+            column_g, us, dus, ss, tau_m=1 / (1 - beta), tau_s=3.0, threshold=threshold, reset=reset
+        )
+        return [g * (1.0 - (ss[t - 1] if t > 0 and drop else 0.0)) for t, g in enumerate(grad_u)]
+
+    flat = (steps, batch * features)
+    grad_syn = per_neuron(one, current.reshape(flat), grad_out.reshape(flat)).reshape(steps, batch, features)
+    assert 0.05 < spk.mean() < 0.95
+    torch.testing.assert_close(x.grad, _math.exponential_scan(grad_syn, alpha, reverse=True) / (1 - alpha))
+
+
 def leaky_layer_run(layer: snn.Leaky, current: torch.Tensor) -> torch.Tensor:
     mem = layer.reset_mem()
     spikes = []
@@ -406,7 +449,8 @@ def test_unsupported_neurons_and_bare_calls_raise_clear_errors():
         snn.Alpha(alpha=0.9, beta=0.8, spike_grad=tssl())
     with pytest.raises(NotImplementedError, match="snn.Lapicque"):
         snn.Lapicque(beta=0.9, spike_grad=tssl())
-    lif = snn.Leaky(beta=0.9, inhibition=True, spike_grad=tssl())
+    with pytest.warns(UserWarning, match="Inhibition"):
+        lif = snn.Leaky(beta=0.9, inhibition=True, spike_grad=tssl())
     with pytest.raises(NotImplementedError, match="inhibition"):
         lif(torch.rand(2, 3), lif.reset_mem())
     with pytest.raises(RuntimeError, match="spike_grad for a neuron.*snn.Leaky"):
