@@ -1,9 +1,10 @@
-"""Forward and backward time of SynapticSequence + tssl versus the number of time steps T.
+"""Forward and backward time of one neuron layer versus the number of time steps T.
 
 The TSSL-BP backward is one O(T) pass, so its time must grow linearly in T
 (the check: T = 1000 costs at most 12x T = 100). Also reports forward+backward
-for T = 5, 50, 500 and their ratios. SpikingJelly's multi-step LIF is timed
-alongside as a reference curve when it is installed.
+for T = 5, 50, 500 and their ratios. The neuron alone is timed (input current
+given, no weights): SynapticSequence + tssl, stock snn.Leaky + atan stepped
+in Python, and SpikingJelly's multi-step LIF when it is installed.
 
 Usage::
 
@@ -36,6 +37,20 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     neurons = {"SynapticSequence + tssl": SynapticSequence(beta=0.8, tau_s=3.0, spike_grad=tssl()).to(device)}
+    import snntorch as snn
+    from snntorch import surrogate
+
+    leaky = snn.Leaky(beta=0.8, reset_mechanism="zero", spike_grad=surrogate.atan()).to(device)
+
+    def leaky_run(x):
+        mem = leaky.reset_mem()
+        spikes = []
+        for current in x.unbind(0):
+            spk, mem = leaky(current, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+    neurons["snn.Leaky + atan (stepped)"] = leaky_run
     try:
         from spikingjelly.activation_based import functional, neuron
 

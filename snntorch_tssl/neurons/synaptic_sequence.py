@@ -64,8 +64,8 @@ def _surrogate_sequence(
     """LIF stepped with autograd through a per-step surrogate (BPTT, reset not detached)."""
     spikes, mems = [], []
     mem_after_reset = torch.zeros_like(current[0])
-    for t in range(current.shape[0]):
-        mem = beta * mem_after_reset + current[t]
+    for step in current.unbind(0):  # unbind: its backward stacks the step gradients once
+        mem = beta * mem_after_reset + step
         spike = spike_grad(mem - threshold).to(current.dtype)
         mem_after_reset = mem - _math.reset_removed(mem, spike, threshold, reset_mechanism)
         spikes.append(spike)
