@@ -386,6 +386,11 @@ def psc_step(psc: Tensor, spike: Tensor, tau_s: float) -> Tensor:
     return psc * decay + spike * (1.0 - decay)
 
 
+def warmup_weight(psc: Tensor, tau_s: float) -> Tensor:
+    r""":func:`warmup_mask` as 0/1 in the PSC's dtype: :math:`\mathbb{1}[a[t] < 1 / (4 \tau_s)]`."""
+    return torch.sign(0.25 / tau_s - psc).clamp_(min=0)
+
+
 def tssl_step_backward(
     grad_spike: Tensor | None,
     grad_next: Tensor | None,
@@ -393,7 +398,7 @@ def tssl_step_backward(
     timing: Tensor,
     coefficient: Tensor,
     warm: Tensor | None,
-    surrogate: Tensor | None,
+    warm_surrogate: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
     r"""One reverse step of :func:`tssl_sequence_backward`.
 
@@ -404,7 +409,9 @@ def tssl_step_backward(
 
     ``None`` stands for a zero :math:`g_s[t]` or :math:`G[t+1]`; :math:`d` is
     a gradient that reaches the membrane directly (for example a membrane
-    loss); ``warm`` is None when warm-up is off.
+    loss). ``warm`` is the 0/1 :func:`warmup_weight` and ``warm_surrogate``
+    the product ``warm * sigma'``; both are None when warm-up is off. (The
+    0/1 blend is exact for finite values.)
 
     :return: ``(dL/dI[t], G[t])``
     """
@@ -413,13 +420,14 @@ def tssl_step_backward(
         recursion = recursion + coefficient * grad_next
     if warm is None:
         return recursion, recursion
-    warm_value = direct if grad_spike is None else surrogate * grad_spike + direct
-    return torch.where(warm, warm_value, recursion), recursion
+    warm_value = warm * direct if grad_spike is None else warm_surrogate * grad_spike + warm * direct
+    return warm_value + (1.0 - warm) * recursion, recursion
 
 
-def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, surrogate: Tensor | None) -> Tensor:
+def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> Tensor:
     r"""What the rule uses in place of :math:`\partial s / \partial u` at one step.
 
-    The warm-up surrogate :math:`\sigma'` on warm-up steps, else the timing term :math:`m`.
+    The warm-up surrogate :math:`\sigma'` on warm-up steps, else the timing term :math:`m`
+    (``warm``, ``warm_surrogate`` as in :func:`tssl_step_backward`).
     """
-    return timing if warm is None else torch.where(warm, surrogate, timing)
+    return timing if warm is None else warm_surrogate + (1.0 - warm) * timing

@@ -64,8 +64,8 @@ def max_rel_diff(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
-@pytest.mark.parametrize("shared", [True, False])
-@pytest.mark.parametrize("init_hidden", [False, True])
+# Each golden stack with both rule layouts (one shared instance, one per layer) and both state modes.
+@pytest.mark.parametrize("shared,init_hidden", [(True, False), (False, True), (True, True), (False, False)])
 def test_stock_synaptic_paper_stack_matches_golden(golden_stack, shared, init_hidden):
     net = stock_paper_stack(golden_stack, shared, init_hidden)
     spk = run_stock(net, golden_stack["x"], golden_stack["n_steps"], init_hidden)
@@ -452,6 +452,9 @@ def test_unsupported_neurons_and_bare_calls_raise_clear_errors():
     with pytest.warns(UserWarning, match="Inhibition"):
         lif = snn.Leaky(beta=0.9, inhibition=True, spike_grad=tssl())
     with pytest.raises(NotImplementedError, match="inhibition"):
+        lif(torch.rand(2, 3), lif.reset_mem())
+    lif = snn.Leaky(beta=0.9, state_quant=lambda mem: mem, spike_grad=tssl())
+    with pytest.raises(NotImplementedError, match="state_quant"):
         lif(torch.rand(2, 3), lif.reset_mem())
     with pytest.raises(RuntimeError, match="spike_grad for a neuron.*snn.Leaky"):
         tssl()(torch.rand(3))

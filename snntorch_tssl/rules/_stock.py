@@ -5,7 +5,8 @@ previous membrane (``mem_reset``, result detached), then on the new one
 (``fire``). Forward hooks on the neuron tell the rule which neuron is
 calling; per neuron it keeps the running sequence (warm-up PSC, last
 returned membrane) and per step a :class:`_Step` with the quantities of
-TSSL_BP section 3. Three autograd pieces make the gradient exact:
+the rule for stock neurons (section 3 of the package's specification).
+Three autograd pieces make the gradient exact:
 
 - :class:`_MembraneEntry` wraps the previous membrane as the step reads it
   and sends nothing back along the membrane path: the rule supplies that
@@ -30,16 +31,21 @@ from torch import Tensor
 from snntorch_tssl import _math
 
 
+def _heaviside(mem_shift: Tensor) -> Tensor:
+    """:math:`\\mathbb{1}[x > 0]` in the input's dtype (as snnTorch's surrogates compute the spike)."""
+    return torch.sign(mem_shift).clamp_(min=0)
+
+
 class _Step:
     """What one neuron's TSSL-BP backward needs about one time step."""
 
-    __slots__ = ("timing", "coefficient", "warm", "surrogate", "next", "grad_spike", "grad_recursion")
+    __slots__ = ("timing", "coefficient", "warm", "warm_surrogate", "next", "grad_spike", "grad_recursion")
 
-    def __init__(self, timing: Tensor, coefficient: Tensor, warm: Tensor | None, surrogate: Tensor | None) -> None:
+    def __init__(self, timing: Tensor, coefficient: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> None:
         self.timing = timing
         self.coefficient = coefficient
         self.warm = warm
-        self.surrogate = surrogate
+        self.warm_surrogate = warm_surrogate
         self.next: _Step | None = None
         self.grad_spike: Tensor | None = None
         self.grad_recursion: Tensor | None = None
@@ -51,7 +57,7 @@ class _Step:
         if self.next is not None:
             grad_next, self.next.grad_recursion = self.next.grad_recursion, None
         grad_current, self.grad_recursion = _math.tssl_step_backward(
-            grad_spike, grad_next, direct, self.timing, self.coefficient, self.warm, self.surrogate
+            grad_spike, grad_next, direct, self.timing, self.coefficient, self.warm, self.warm_surrogate
         )
         return grad_current
 
@@ -62,7 +68,7 @@ class _Spike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, mem_shift: Tensor, threshold: Tensor | None, step: _Step) -> Tensor:
         ctx.step = step
-        return (mem_shift > 0).to(mem_shift.dtype)
+        return _heaviside(mem_shift)
 
     @staticmethod
     def backward(ctx, grad_spike: Tensor):
@@ -70,7 +76,7 @@ class _Spike(torch.autograd.Function):
         step.grad_spike = grad_spike
         grad_threshold = None
         if ctx.needs_input_grad[1]:
-            grad_threshold = -_math.tssl_spike_derivative(step.timing, step.warm, step.surrogate) * grad_spike
+            grad_threshold = -_math.tssl_spike_derivative(step.timing, step.warm, step.warm_surrogate) * grad_spike
         return torch.zeros_like(grad_spike), grad_threshold, None
 
 
@@ -105,7 +111,7 @@ class _ResetPath(torch.autograd.Function):
 class NeuronBinding:
     """The rule's running state for one neuron: its current sequence and step."""
 
-    __slots__ = ("last_mem", "psc", "previous", "phase", "mem_after_reset", "reset", "mem", "spike")
+    __slots__ = ("last_mem", "psc", "previous", "phase", "mem_after_reset", "reset", "mem", "spike", "after_fire")
 
     def __init__(self) -> None:
         self.last_mem: Tensor | None = None
@@ -116,36 +122,45 @@ class NeuronBinding:
         self.reset: Tensor | None = None
         self.mem: Tensor | None = None
         self.spike: Tensor | None = None
+        self.after_fire: tuple[Tensor, Tensor] | None = None
 
     def continues(self, mem: Tensor) -> bool:
-        """True if ``mem`` is the membrane returned last (or a detached view of it)."""
+        """True if ``mem`` is the membrane returned last (or a detached alias of it).
+
+        ``last_mem`` is kept as a detached alias: it holds the storage (so no
+        other tensor can take its address) but not the autograd graph.
+        """
         last = self.last_mem
-        if last is None:
-            return False
-        return mem is last or (
-            mem.data_ptr() == last.data_ptr() and mem.shape == last.shape and mem.stride() == last.stride()
+        return (
+            last is not None
+            and mem.data_ptr() == last.data_ptr()
+            and mem.shape == last.shape
+            and mem.stride() == last.stride()
         )
 
     def enter(self, owner, mem_shift: Tensor) -> Tensor:
         """First call of a step, on the previous membrane: detect the sequence, wrap the membrane."""
         mem = owner.mem
+        after_fire, self.after_fire = self.after_fire, None
         if not self.continues(mem):
-            self.psc = None
-            self.previous = None
-        mem_value = mem.detach()
-        reset = (mem_shift.detach() > 0).to(mem_value.dtype)
-        threshold = owner.threshold.detach()
-        self.reset = reset
-        self.mem_after_reset = mem_value - _math.reset_removed(mem_value, reset, threshold, owner.reset_mechanism)
+            self.psc = self.previous = after_fire = None
+        if after_fire is not None:
+            # The membrane was returned unreset (reset_delay=True): its spike and reset are known.
+            self.reset, self.mem_after_reset = after_fire
+        else:
+            mem_value = mem.detach()
+            self.reset = _heaviside(mem_shift.detach())
+            removed = _math.reset_removed(mem_value, self.reset, owner.threshold.detach(), owner.reset_mechanism)
+            self.mem_after_reset = mem_value - removed
         if mem.requires_grad and torch.is_grad_enabled():
             owner.mem = _MembraneEntry.apply(mem)
-        return reset
+        return self.reset
 
     def fire(self, owner, mem_shift: Tensor, options: _math.TSSLOptions) -> Tensor:
         """Second call of a step, on the new membrane: the spike and the step's backward context."""
         mem = owner.mem
         mem_value, shift = mem.detach(), mem_shift.detach()
-        spike = (shift > 0).to(mem_value.dtype)
+        spike = _heaviside(shift)
         threshold = owner.threshold.detach()
         beta = owner.beta.detach().clamp(0, 1)
         timing = _math.timing_factor(spike, mem_value - self.mem_after_reset, options.max_inv_du)
@@ -154,15 +169,16 @@ class NeuronBinding:
         coefficient = _math.recursion_coefficient(spike, timing, beta, removed, reset_grad, options.reset_term)
         psc = torch.zeros_like(spike) if self.psc is None else self.psc
         self.psc = _math.psc_step(psc, spike, options.tau_s)
-        warm = surrogate = None
+        warm = warm_surrogate = None
         if options.warmup:
-            warm = _math.warmup_mask(self.psc, options.tau_s)
-            surrogate = _math.warmup_surrogate(shift, options.warmup_width)
+            warm = _math.warmup_weight(self.psc, options.tau_s)
+            warm_surrogate = warm * _math.warmup_surrogate(shift, options.warmup_width)
         self.mem, self.spike = mem, spike
+        self.after_fire = (spike, mem_value - removed)
         if not (mem_shift.requires_grad and torch.is_grad_enabled()):
             self.previous = None
             return spike
-        step = _Step(timing, coefficient, warm, surrogate)
+        step = _Step(timing, coefficient, warm, warm_surrogate)
         if self.previous is not None:
             self.previous.next = step
         self.previous = step
@@ -183,6 +199,8 @@ class NeuronBinding:
             owner.mem = rebuilt
             if isinstance(output, tuple):
                 output = tuple(rebuilt if item is mem_after else item for item in output)
-        self.last_mem = owner.mem
+        if owner.mem is not mem:
+            self.after_fire = None
+        self.last_mem = owner.mem.detach()
         self.mem = self.spike = self.reset = None
         return output

@@ -111,6 +111,8 @@ class TSSL(nn.Module):
     def attach(self, neuron: nn.Module) -> None:
         """Bind the rule to a stock neuron that registers it as its ``spike_grad`` (called automatically)."""
         if isinstance(neuron, UNSUPPORTED_NEURONS):
+            if neuron in snn.SpikingNeuron.instances:  # the neuron is being constructed: it will not exist
+                snn.SpikingNeuron.instances.remove(neuron)
             raise NotImplementedError(
                 f"tssl() does not support snn.{type(neuron).__name__}: its membrane is not beta * u_hat + I, "
                 "so TSSL-BP's spike-timing gradient is not defined for it. Use snn.Leaky, snn.Synaptic, "
