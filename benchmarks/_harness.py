@@ -84,8 +84,8 @@ def measure(
 ) -> dict:
     """Time ``step`` (forward, returns the backward closure) and its backward; medians over ``repeats``.
 
-    :return: forward/backward/total medians in seconds, every sample, saved-for-backward
-        bytes and peak memory growth in bytes.
+    :return: forward/backward/total medians and minima in seconds, every sample,
+        saved-for-backward bytes and peak memory growth in bytes.
     """
     forward, backward, total = [], [], []
     saved = peak = None
@@ -123,6 +123,9 @@ def measure(
         "forward_s": statistics.median(forward),
         "backward_s": statistics.median(backward),
         "total_s": statistics.median(total),
+        "forward_min_s": min(forward),
+        "backward_min_s": min(backward),
+        "total_min_s": min(total),
         "forward_samples": forward,
         "backward_samples": backward,
         "saved_bytes": saved,

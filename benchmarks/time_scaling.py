@@ -2,7 +2,7 @@
 
 The TSSL-BP backward is one O(T) pass, so its time must grow linearly in T
 (the check: T = 1000 costs at most 12x T = 100). Also reports forward+backward
-for T = 5, 50, 500 and their ratios. The neuron alone is timed (input current
+for T = 5, 50, 500 and their ratios. Repeats run round-robin over T. The neuron alone is timed (input current
 given, no weights): SynapticSequence + tssl, stock snn.Leaky + atan stepped
 in Python, and SpikingJelly's multi-step LIF when it is installed.
 
@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 
 import torch
@@ -64,30 +65,48 @@ def main() -> None:
     except ImportError:
         print("note: spikingjelly is not installed; only SynapticSequence is timed")
     results = {"setup": vars(args) | {"out": str(args.out)}, "environment": environment(device), "runs": []}
+    inputs = {}
     for steps in args.steps:
         gen = torch.Generator().manual_seed(steps)
-        current = (torch.rand(steps, args.batch, args.n, generator=gen) * 1.5).to(device)
-        for name, run in neurons.items():
+        inputs[steps] = (torch.rand(steps, args.batch, args.n, generator=gen) * 1.5).to(device)
+    # Round-robin: each round times every (T, variant) once, so a drift in the load of a shared
+    # machine affects all T alike instead of biasing the last ones.
+    samples: dict[tuple[int, str], list[dict]] = {}
+    for round_ in range(args.warmup + args.repeats):
+        for steps, current in inputs.items():
+            for name, run in neurons.items():
 
-            def step(run=run, current=current):
-                x = current.detach().requires_grad_()
-                out = run(x)
-                return lambda: out.sum().backward()
+                def step(run=run, current=current):
+                    x = current.detach().requires_grad_()
+                    out = run(x)
+                    return lambda: out.sum().backward()
 
-            record = measure(step, device, args.repeats, args.warmup)
-            record.update(steps=steps, variant=name)
-            results["runs"].append(record)
-            print(
-                f"T={steps:5d} {name:32s} fwd {record['forward_s']:.4f}s bwd {record['backward_s']:.4f}s "
-                f"total {record['total_s']:.4f}s",
-                flush=True,
-            )
+                sample = measure(step, device, repeats=1, warmup=0)
+                if round_ >= args.warmup:
+                    samples.setdefault((steps, name), []).append(sample)
+        print(f"round {round_ + 1}/{args.warmup + args.repeats} done", flush=True)
+    for (steps, name), runs in samples.items():
+        record = {"steps": steps, "variant": name, "saved_bytes": runs[-1]["saved_bytes"]}
+        for part in ("forward", "backward", "total"):
+            values = [r[f"{part}_s"] for r in runs]
+            record.update({f"{part}_s": statistics.median(values), f"{part}_min_s": min(values)})
+            record[f"{part}_samples"] = values
+        results["runs"].append(record)
+        print(
+            f"T={steps:5d} {name:32s} fwd {record['forward_s']:.4f}s bwd {record['backward_s']:.4f}s "
+            f"total {record['total_s']:.4f}s (medians of {len(runs)})",
+            flush=True,
+        )
     ours = {r["steps"]: r for r in results["runs"] if r["variant"] == "SynapticSequence + tssl"}
     checks = {}
     if 100 in ours and 1000 in ours:
         ratio = ours[1000]["backward_s"] / ours[100]["backward_s"]
         checks["backward_T1000_over_T100"] = ratio
-        print(f"backward T=1000 / T=100: {ratio:.2f}x (linear if <= 12)")
+        checks["backward_T1000_over_T100_min"] = ours[1000]["backward_min_s"] / ours[100]["backward_min_s"]
+        print(
+            f"backward T=1000 / T=100: {ratio:.2f}x median, {checks['backward_T1000_over_T100_min']:.2f}x min "
+            "(linear if <= 12)"
+        )
     for low, high in ((5, 50), (50, 500)):
         if low in ours and high in ours:
             ratio = ours[high]["total_s"] / ours[low]["total_s"]
