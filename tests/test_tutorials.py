@@ -55,6 +55,7 @@ def test_stored_notebook_is_a_full_run_with_plots(path):
 def test_notebook_runs_in_fast_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SNNTORCH_TSSL_FAST", "1")
     monkeypatch.delenv("NMNIST_ROOT", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # what a notebook writes to a temporary folder stays here
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
