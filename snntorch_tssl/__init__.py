@@ -1,9 +1,10 @@
 """TSSL-BP and STBP training rules for snnTorch."""
 
+from snntorch_tssl import functional, spikegen
 from snntorch_tssl.layers import FrameWise, SumPool2d
 from snntorch_tssl.neurons import SynapticSequence
 from snntorch_tssl.rules import TSSL, tssl
 
 __version__ = "0.1.0"
 
-__all__ = ["FrameWise", "SumPool2d", "SynapticSequence", "TSSL", "tssl", "__version__"]
+__all__ = ["FrameWise", "SumPool2d", "SynapticSequence", "TSSL", "functional", "spikegen", "tssl", "__version__"]

@@ -73,3 +73,61 @@ def check_sequence(name: str, value: object, *, min_dim: int = 2, max_dim: int |
     if not torch.isfinite(value.sum()) and not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or inf values")
     return value
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` after checking it is an int (not a bool) with ``value >= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return value
+
+
+def check_labels(name: str, labels: object, num_classes: int, batch: int | None = None) -> Tensor:
+    """Check integer class labels ``[B]`` with ``B >= 1`` (``== batch`` if given), entries in ``[0, num_classes)``."""
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of integer class labels [B], got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must have an integer dtype (class labels), got {labels.dtype}")
+    if labels.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D tensor of class labels [B], got shape {tuple(labels.shape)}")
+    if labels.numel() == 0:
+        raise ValueError(f"{name} must hold at least one label (empty batch), got shape {tuple(labels.shape)}")
+    if batch is not None and labels.shape[0] != batch:
+        raise ValueError(f"{name} must hold B={batch} labels (the output's batch size), got {labels.shape[0]}")
+    low, high = labels.min().item(), labels.max().item()
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} must lie in [0, {num_classes - 1}] (num_classes={num_classes}), got [{low}, {high}]")
+    return labels
+
+
+def check_spike_output(name: str, value: object) -> Tensor:
+    """Check a network output ``[T, B, C]``: floating, finite, with ``T, B, C >= 1``."""
+    value = check_sequence(name, value, min_dim=3, max_dim=3)
+    if value.shape[1] == 0 or value.shape[2] == 0:
+        raise ValueError(f"{name} must be [T, B, C] with B >= 1 and C >= 1 (no empty batch), got {tuple(value.shape)}")
+    return value
+
+
+def check_real(name: str, value: object) -> float:
+    """Return ``value`` as a float after checking it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def check_same_shape(name: str, value: Tensor, ref_name: str, ref: Tensor, axes: str) -> None:
+    """Check ``value`` has ``ref``'s shape; the error names the first differing axis (``axes`` labels them)."""
+    if value.dim() != ref.dim():
+        raise ValueError(
+            f"{name} must have shape [{', '.join(axes)}] = {tuple(ref.shape)} like {ref_name}, got {tuple(value.shape)}"
+        )
+    for axis, label in enumerate(axes):
+        if value.shape[axis] != ref.shape[axis]:
+            raise ValueError(
+                f"{name} must have the same {label} as {ref_name} [{', '.join(axes)}] = {tuple(ref.shape)}, "
+                f"got {label}={value.shape[axis]} (shape {tuple(value.shape)})"
+            )
