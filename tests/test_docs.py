@@ -28,7 +28,7 @@ import snntorch_tssl
 matplotlib.use("Agg")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-GUIDE_PAGES = ["index.md", "installation.md"]
+GUIDE_PAGES = ["index.md", "installation.md", "quickstart.md"]
 #: Modules whose public names compute something: their docstrings state it as an equation.
 EQUATION_MODULES = ("snntorch_tssl", "snntorch_tssl.rules", "snntorch_tssl.functional", "snntorch_tssl.spikegen")
 
@@ -38,17 +38,28 @@ def public_modules() -> list:
     for info in pkgutil.walk_packages(snntorch_tssl.__path__, "snntorch_tssl."):
         if any(part.startswith("_") for part in info.name.split(".")) or info.name.endswith("__main__"):
             continue
-        module = importlib.import_module(info.name)
-        if hasattr(module, "__all__"):
-            modules.append(module)
+        modules.append(importlib.import_module(info.name))
     return modules
+
+
+def exported_names(module) -> list[str]:
+    """``__all__``, or else the public classes and functions the module defines itself."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module.__name__
+    ]
 
 
 def public_objects() -> dict[str, object]:
     """Fully qualified name -> object, for every name a public module exports (the first module that does)."""
     found: dict[int, tuple[str, object]] = {}
     for module in public_modules():
-        for name in module.__all__:
+        for name in exported_names(module):
             obj = getattr(module, name)
             if name.startswith("__") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
                 continue
@@ -63,7 +74,7 @@ def documented_objects() -> set[int]:
     for line in (DOCS / "api.rst").read_text().splitlines():
         if line.startswith(".. automodule::"):
             module = importlib.import_module(line.split("::")[1].strip())
-            listed.update(id(getattr(module, name)) for name in module.__all__)
+            listed.update(id(getattr(module, name)) for name in exported_names(module))
         elif line.startswith(".. currentmodule::"):
             current = line.split("::")[1].strip()
         elif line.startswith(".. autosummary::"):

@@ -8,6 +8,7 @@ and their plots.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -51,18 +52,41 @@ def test_stored_notebook_is_a_full_run_with_plots(path):
     assert headings[-1].startswith("## Conclusion"), "end with a conclusion"
 
 
+@pytest.fixture(scope="module")
+def fast_runs(tmp_path_factory) -> dict[str, nbformat.NotebookNode | BaseException]:
+    """Execute every notebook in fast mode, two kernels at a time (their start-up and imports overlap)."""
+    results: dict[str, nbformat.NotebookNode | BaseException] = {}
+
+    async def run(path: Path, slots: asyncio.Semaphore) -> None:
+        notebook = nbformat.read(path, as_version=4)
+        folder = tmp_path_factory.mktemp(path.stem)
+        client = NotebookClient(
+            notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        )
+        async with slots:
+            try:
+                await client.async_execute()
+                results[path.stem] = notebook
+            except Exception as error:  # reported by the test of that notebook
+                results[path.stem] = error
+
+    async def run_all() -> None:
+        slots = asyncio.Semaphore(2)
+        await asyncio.gather(*(run(path, slots) for path in NOTEBOOKS))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SNNTORCH_TSSL_FAST", "1")
+        patch.delenv("NMNIST_ROOT", raising=False)
+        patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("tmp")))  # what notebooks write to a temporary folder
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        asyncio.run(run_all())
+    return results
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_in_fast_mode(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("SNNTORCH_TSSL_FAST", "1")
-    monkeypatch.delenv("NMNIST_ROOT", raising=False)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # what a notebook writes to a temporary folder stays here
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    texts = "".join(
-        output.get("text", "") for cell in code_cells(notebook) for output in cell.outputs if "text" in output
-    )
+def test_notebook_runs_in_fast_mode(path, fast_runs):
+    result = fast_runs[path.stem]
+    if isinstance(result, BaseException):
+        raise result
+    texts = "".join(output.get("text", "") for cell in code_cells(result) for output in cell.outputs)
     assert "fast mode" in texts
