@@ -142,7 +142,8 @@ def main() -> None:
 
             try:
                 record = measure(step, device, args.repeats, args.warmup)
-            except RuntimeError as error:  # e.g. tssl() inside stock neurons not available yet
+            except (RuntimeError, TypeError, ValueError, NotImplementedError) as error:
+                # e.g. tssl() inside stock neurons, not available in every version
                 print(f"note: n={n} {name}: skipped ({str(error).splitlines()[0][:120]})")
                 continue
             with torch.no_grad():

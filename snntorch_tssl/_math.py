@@ -200,7 +200,7 @@ def lif_sequence_scan(
             after_all[t] = after
         if warm is not None:
             psc = psc * psc_decay + s * (1.0 - psc_decay)
-            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])
+            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])  # warmup_mask, written in place
     return LIFScan(mem, spike, after_all, warm)
 
 
@@ -226,7 +226,11 @@ def step_function(x: Tensor) -> Tensor:
 
 
 def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
-    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`."""
+    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`.
+
+    With ``max_inv_du=inf`` the cap is the dtype's largest finite value, so silent steps stay
+    exactly 0 (never ``inf * 0 = NaN``).
+    """
     if math.isinf(max_inv_du):
         max_inv_du = torch.finfo(increment.dtype).max
     inverse = increment.reciprocal().clamp_(min=0.0, max=max_inv_du)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snntorch_tssl._validation import check_positive, check_sequence
+from snntorch_tssl._validation import check_int, check_positive, check_sequence
 
 
 class FrameWise(nn.Module):
@@ -38,6 +38,12 @@ class FrameWise(nn.Module):
         check_sequence("x", x, min_dim=2)
         steps, batch = x.shape[:2]
         y = self.module(x.reshape(steps * batch, *x.shape[2:]))
+        if not isinstance(y, Tensor) or y.dim() == 0 or y.shape[0] != steps * batch:
+            got = f"shape {tuple(y.shape)}" if isinstance(y, Tensor) else type(y).__name__
+            raise TypeError(
+                f"module must map [T*B, ...] = [{steps * batch}, ...] to a tensor with the same first "
+                f"dimension, got {got}"
+            )
         return y.reshape(steps, batch, *y.shape[1:])
 
 
@@ -63,14 +69,18 @@ class SumPool2d(nn.Module):
 
     def __init__(self, kernel_size: int = 2, scale: float = 1.1) -> None:
         super().__init__()
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"kernel_size must be an int >= 1, got {kernel_size!r}")
-        self.kernel_size = kernel_size
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         self.scale = check_positive("scale", scale)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"x must be [N, C, H, W], got shape {tuple(x.shape)}")
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor shaped [N, C, H, W], got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must have a floating dtype, got {x.dtype}")
+        if x.dim() != 4 or min(x.shape[-2:]) < self.kernel_size:
+            raise ValueError(
+                f"x must be [N, C, H, W] with H, W >= kernel_size={self.kernel_size}, got shape {tuple(x.shape)}"
+            )
         return F.avg_pool2d(x, self.kernel_size) * (self.scale * self.kernel_size**2)
 
     def extra_repr(self) -> str:

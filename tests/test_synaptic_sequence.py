@@ -217,7 +217,7 @@ def test_bad_input_is_rejected(x, error, match):
         ({"tau_s": 0.5}, ValueError, "tau_s"),
         ({"alpha": 1.0}, ValueError, "alpha"),
         ({"beta": -0.1}, ValueError, "beta"),
-        ({"alpha": 0.5, "tau_s": 2.0}, ValueError, "either alpha or tau_s"),
+        ({"alpha": 0.5, "tau_s": 2.0}, ValueError, "alpha and tau_s must not both"),
         ({"threshold": 0.0}, ValueError, "threshold"),
         ({"threshold": -1.0}, ValueError, "threshold"),
         ({"threshold": "1"}, TypeError, "threshold"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_labels, check_positive, check_spike_output
+from snntorch_tssl._validation import check_labels, check_spike_output, check_time_constant
 
 
 def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
@@ -29,7 +29,7 @@ def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
 
     :param spk_out: output spikes ``[T, B, C]``
     :param targets: integer labels ``[B]``
-    :param tau: PSC kernel time constant :math:`\tau > 0` (the network's :math:`\tau_s`)
+    :param tau: PSC kernel time constant :math:`\tau \ge 1` in steps (the network's :math:`\tau_s`)
     :return: accuracy in [0, 1]
 
     Example::
@@ -43,7 +43,7 @@ def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
         TF.accuracy_psc(spk_out, torch.tensor([1, 0]), tau=3.0)  # 1.0: both correct
     """
     check_spike_output("spk_out", spk_out)
-    check_positive("tau", tau)
+    check_time_constant("tau", tau)
     check_labels("targets", targets, spk_out.shape[2], batch=spk_out.shape[1])
     score = _math.psc_filter_forward(spk_out.detach(), tau).sum(dim=0)
     return (score.argmax(dim=1) == targets).float().mean().item()

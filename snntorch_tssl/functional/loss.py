@@ -9,11 +9,11 @@ from snntorch_tssl import _math
 from snntorch_tssl._validation import (
     check_choice,
     check_labels,
-    check_positive,
     check_real,
     check_same_shape,
     check_sequence,
     check_spike_output,
+    check_time_constant,
 )
 from snntorch_tssl.spikegen import targets_spike_sequence
 
@@ -24,7 +24,7 @@ class _SpikeLoss:
     """Shared call protocol: ``loss_fn(spk_out [T, B, C], targets) -> loss``, reduced over the batch."""
 
     def __init__(self, tau: float, reduction: str) -> None:
-        self.tau = check_positive("tau", tau)
+        self.tau = check_time_constant("tau", tau)
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
 
     def __call__(self, spk_out: Tensor, targets: Tensor) -> Tensor:
@@ -66,7 +66,7 @@ class van_rossum_loss(_SpikeLoss):
     The distance is measured in the window :math:`[0, T)`: a spike near its
     end is filtered over fewer steps, so it weighs less than an early one.
 
-    :param tau: kernel time constant :math:`\tau > 0` in steps (use the
+    :param tau: kernel time constant :math:`\tau \ge 1` in steps (use the
         network's synaptic :math:`\tau_s`)
     :param pattern: how integer labels become target trains; a name or 1-D
         tensor for :func:`snntorch_tssl.spikegen.targets_spike_sequence`
@@ -158,7 +158,7 @@ class count_loss(_SpikeLoss):
 
     :param desired: target PSC sum of the label neuron
     :param undesired: target PSC sum of the other neurons
-    :param tau: PSC kernel time constant :math:`\tau > 0` (the network's :math:`\tau_s`)
+    :param tau: PSC kernel time constant :math:`\tau \ge 1` in steps (the network's :math:`\tau_s`)
     :param reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``
 
     Inputs: ``spk_out`` ``[T, B, C]``; ``targets`` integer labels ``[B]``.

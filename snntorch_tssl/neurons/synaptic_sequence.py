@@ -9,7 +9,14 @@ from snntorch import LIF
 from torch import Tensor
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_choice, check_in_range, check_positive, check_sequence
+from snntorch_tssl._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_positive,
+    check_sequence,
+    check_time_constant,
+)
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
@@ -76,14 +83,13 @@ def _surrogate_sequence(
 def _decay_from(name: str, decay: float | None, tau_name: str, tau: float | None, default_tau: float) -> float:
     """Resolve a decay rate given either itself or its time constant (decay = 1 - 1/tau)."""
     if decay is not None and tau is not None:
-        raise ValueError(f"give either {name} or {tau_name}, not both (got {name}={decay}, {tau_name}={tau})")
-    if decay is not None:
-        return check_in_range(name, decay, -1e-12, 1.0 + 1e-12 if name == "beta" else 1.0)
-    tau = default_tau if tau is None else check_positive(tau_name, tau, allow_inf=name == "beta")
-    if tau < 1.0:
         raise ValueError(
-            f"{tau_name} must be >= 1 time step (so that {name} = 1 - 1/{tau_name} is in [0, 1)), got {tau}"
+            f"{name} and {tau_name} must not both be given ({name} = 1 - 1/{tau_name}), got {name}={decay}, "
+            f"{tau_name}={tau}"
         )
+    if decay is not None:
+        return check_in_range(name, decay, 0.0, 1.0, low_closed=True, high_closed=name == "beta")
+    tau = default_tau if tau is None else check_time_constant(tau_name, tau, allow_inf=name == "beta")
     return 1.0 - 1.0 / tau
 
 
@@ -125,6 +131,13 @@ class SynapticSequence(LIF):
     Outputs: ``spk`` ``[T, B, ...]``; with ``output=True`` also the synaptic
     current ``syn`` :math:`I` and the membrane after reset ``mem`` :math:`\hat U`.
 
+    Precision: outputs and input gradients have the input's dtype and device.
+    float32 and float64 inputs are computed in their own dtype; float16 and
+    bfloat16 inputs (including those produced under ``torch.autocast``) are
+    computed in float32 internally, so their spikes are exactly those of the
+    float32 neuron on the same (rounded) input and their gradients are the
+    float32 gradients rounded to the input dtype.
+
     Example::
 
         import torch
@@ -152,6 +165,7 @@ class SynapticSequence(LIF):
         beta = _decay_from("beta", beta, "tau_m", tau_m, 5.0)
         check_positive("threshold", threshold)
         check_choice("reset_mechanism", reset_mechanism, _math.RESET_MECHANISMS)
+        check_bool("output", output)
         if spike_grad is None:
             spike_grad = tssl()
         if not callable(spike_grad):
@@ -165,18 +179,34 @@ class SynapticSequence(LIF):
 
     def forward(self, input_: Tensor) -> Tensor | tuple[Tensor, Tensor, Tensor]:
         check_sequence("input_", input_, min_dim=2)
-        syn = _math.exponential_filter(input_, self.alpha.to(input_.dtype))
-        beta = self.beta.to(input_.dtype)
-        threshold = self.threshold.to(input_.dtype)
+        # float16/bfloat16 (also under autocast) are computed in float32: the threshold test and
+        # 1/du need more than 8 or 11 mantissa bits. Outputs and gradients come back in the input's dtype.
+        dtype = torch.promote_types(input_.dtype, torch.float32)
+        syn = _math.exponential_filter(input_.to(dtype), self.alpha.to(dtype))
+        beta = self.beta.to(dtype)
+        threshold = self.threshold.to(dtype)
         if isinstance(self.spike_grad, TSSL):
             spk, mem = _TSSLSequence.apply(
                 syn, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
             )
         else:
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
+        spk = spk.to(input_.dtype)
         if self.output:
-            return spk, syn, mem
+            return spk, syn.to(input_.dtype), mem.to(input_.dtype)
         return spk
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # As in stock snnTorch, whose neurons read the buffer, a loaded reset_mechanism_val sets the reset.
+        names = list(self.reset_dict)
+        value = self.reset_mechanism_val
+        if value.numel() != 1 or not 0 <= int(value) < len(names):
+            raise ValueError(
+                f"{prefix}reset_mechanism_val must be a scalar integer in 0..{len(names) - 1} "
+                f"({', '.join(f'{i}={n!r}' for i, n in enumerate(names))}), got {value!r}"
+            )
+        self._reset_mechanism = names[int(value)]
 
     def extra_repr(self) -> str:
         return (

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from snntorch_tssl import _math
-from snntorch_tssl._validation import check_bool, check_positive
+from snntorch_tssl._validation import check_bool, check_positive, check_time_constant
 from snntorch_tssl.rules._stock import NeuronBinding
 
 #: Stock snnTorch neurons in which the rule runs exactly (step mode).
@@ -86,7 +86,7 @@ class TSSL(nn.Module):
     ) -> None:
         super().__init__()
         self.options = _math.TSSLOptions(
-            tau_s=check_positive("tau_s", tau_s),
+            tau_s=check_time_constant("tau_s", tau_s),
             max_inv_du=check_positive("max_inv_du", max_inv_du, allow_inf=True),
             warmup=check_bool("warmup", warmup),
             warmup_width=check_positive("warmup_width", warmup_width),
@@ -196,7 +196,7 @@ def tssl(
     ``snn.RLeaky``, ``snn.RSynaptic`` stepped in a loop, and in
     :class:`snntorch_tssl.SynapticSequence`.
 
-    :param tau_s: synaptic time constant of the warm-up PSC test :math:`a[t] < 1/(4\tau_s)`
+    :param tau_s: synaptic time constant (in steps, >= 1) of the warm-up PSC test :math:`a[t] < 1/(4\tau_s)`
     :param max_inv_du: upper bound :math:`m_{max}` of :math:`1/\Delta u`
     :param warmup: use the warm-up surrogate on steps with a small output PSC;
         ``False`` is strictly surrogate-free (a silent neuron gets no gradient)
