@@ -51,7 +51,6 @@ autosummary_imported_members = True
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
-autodoc_class_signature = "separated"
 autodoc_inherit_docstrings = False
 add_module_names = False
 napoleon_google_docstring = False

@@ -34,9 +34,9 @@ class TSSL(nn.Module):
     (:func:`snntorch_tssl._math.tssl_sequence_backward`),
 
     .. math::
-        G[t] = m[t]\, g_s[t] + c[t]\, G[t+1], \qquad
-        m[t] = s[t] \min(1/\Delta u[t], m_{max}), \qquad
-        c[t] = \beta \frac{\partial \hat u[t]}{\partial u[t]} + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
+        G[t] &= m[t]\, g_s[t] + c[t]\, G[t+1], \\
+        m[t] &= s[t] \min(1/\Delta u[t], m_{max}), \\
+        c[t] &= \beta \frac{\partial \hat u[t]}{\partial u[t]} + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
 
     with :math:`\Delta u[t] = u[t] - \hat u[t-1]`, :math:`\rho = u - \hat u`
     what the reset removed, and :math:`\partial L / \partial I[t] = \sigma'(u[t] - V)\, g_s[t]`
