@@ -1,10 +1,22 @@
 """TSSL-BP and STBP training rules for snnTorch."""
 
-from snntorch_tssl import functional, spikegen
+from snntorch_tssl import functional, rules, spikegen
 from snntorch_tssl.layers import FrameWise, SumPool2d
 from snntorch_tssl.neurons import SynapticSequence
-from snntorch_tssl.rules import TSSL, tssl
+from snntorch_tssl.rules import STBP, TSSL, stbp, tssl
 
 __version__ = "0.1.0"
 
-__all__ = ["FrameWise", "SumPool2d", "SynapticSequence", "TSSL", "functional", "spikegen", "tssl", "__version__"]
+__all__ = [
+    "FrameWise",
+    "STBP",
+    "SumPool2d",
+    "SynapticSequence",
+    "TSSL",
+    "functional",
+    "rules",
+    "spikegen",
+    "stbp",
+    "tssl",
+    "__version__",
+]

@@ -2,10 +2,11 @@
 
 Example::
 
+    import torch
     import snntorch_tssl.functional as TF
 
-    loss_fn = TF.van_rossum_loss(tau=3.0)
-    loss = loss_fn(spk_out, labels)  # spk_out [T, B, C], labels [B]
+    spk_out, labels = torch.randint(0, 2, (5, 8, 10)).float(), torch.randint(0, 10, (8,))  # [T, B, C], [B]
+    loss = TF.van_rossum_loss(tau=3.0)(spk_out, labels)
     acc = TF.accuracy_psc(spk_out, labels, tau=3.0)
 """
 

@@ -40,7 +40,7 @@ class _SpikeLoss:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        fields = ", ".join(f"{key}={value!r}" for key, value in vars(self).items() if not key.startswith("_"))
         return f"{type(self).__name__}({fields})"
 
 

@@ -17,6 +17,7 @@ from snntorch_tssl._validation import (
     check_sequence,
     check_time_constant,
 )
+from snntorch_tssl.rules import registry
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
@@ -121,7 +122,8 @@ class SynapticSequence(LIF):
     :param tau_s: synaptic time constant in steps (>= 1; default 3 if neither given)
     :param tau_m: membrane time constant in steps (>= 1; default 5 if neither given)
     :param threshold: firing threshold :math:`U_{thr} > 0`
-    :param spike_grad: gradient method: ``tssl()`` (default) or any snnTorch surrogate
+    :param spike_grad: gradient method: ``tssl()`` (default), any snnTorch surrogate, or a
+        rule name of :func:`snntorch_tssl.rules.get` (e.g. ``"stbp-rectangular"``)
     :param reset_mechanism: "zero" (default), "subtract" or "none"
     :param output: if True, return ``(spk, syn, mem)``, else only ``spk``
 
@@ -157,7 +159,7 @@ class SynapticSequence(LIF):
         tau_s: float | None = None,
         tau_m: float | None = None,
         threshold: float = 1.0,
-        spike_grad: Callable[[Tensor], Tensor] | None = None,
+        spike_grad: Callable[[Tensor], Tensor] | str | None = None,
         reset_mechanism: str = "zero",
         output: bool = False,
     ) -> None:
@@ -168,6 +170,8 @@ class SynapticSequence(LIF):
         check_bool("output", output)
         if spike_grad is None:
             spike_grad = tssl()
+        elif isinstance(spike_grad, str):
+            spike_grad = registry.get(spike_grad)
         if not callable(spike_grad):
             raise TypeError(
                 f"spike_grad must be callable (e.g. tssl() or snntorch.surrogate.atan()), got {spike_grad!r}"

@@ -1,5 +1,8 @@
 """Gradient methods (training rules) for spiking neurons."""
 
+from snntorch_tssl.rules.registry import available, get, register
+from snntorch_tssl.rules.stbp import STBP, stbp
+from snntorch_tssl.rules.surrogates import SnnTorchSurrogate
 from snntorch_tssl.rules.tssl import TSSL, tssl
 
-__all__ = ["TSSL", "tssl"]
+__all__ = ["STBP", "SnnTorchSurrogate", "TSSL", "available", "get", "register", "stbp", "tssl"]

@@ -1,0 +1,69 @@
+"""snnTorch's own surrogate gradients as picklable modules (snnTorch 1.0's factories return closures)."""
+
+from __future__ import annotations
+
+from snntorch import surrogate
+from torch import Tensor, nn
+
+# factory name -> (autograd Function in snntorch.surrogate, its parameters with snnTorch's defaults)
+SURROGATES: dict[str, tuple[str, dict[str, float]]] = {
+    "atan": ("ATan", {"alpha": 2.0}),
+    "fast_sigmoid": ("FastSigmoid", {"slope": 25.0}),
+    "sigmoid": ("Sigmoid", {"slope": 25.0}),
+    "triangular": ("Triangular", {"threshold": 1.0}),
+    "straight_through_estimator": ("StraightThroughEstimator", {}),
+    "spike_rate_escape": ("SpikeRateEscape", {"beta": 1.0, "slope": 25.0}),
+    "heaviside": ("Heaviside", {}),
+    "SFS": ("SparseFastSigmoid", {"slope": 25.0, "B": 1.0}),
+    "SSO": ("StochasticSpikeOperator", {"mean": 0.0, "variance": 0.2}),
+}
+
+
+class SnnTorchSurrogate(nn.Module):
+    r"""One of snnTorch's surrogate gradients, by its factory name, as a picklable ``spike_grad``.
+
+    It calls the same ``torch.autograd.Function`` as ``snntorch.surrogate.<name>(...)``
+    (so the backward pass is snnTorch's), but it is a module without
+    parameters or buffers, so models using it pickle and ``torch.save``, and
+    its spikes :math:`S = \mathbb{1}[U - U_{thr} > 0]` come back in the
+    input's dtype (snnTorch's are always float32).
+
+    Names and parameters (snnTorch's defaults): ``atan(alpha=2.0)``,
+    ``fast_sigmoid(slope=25)``, ``sigmoid(slope=25)``, ``triangular(threshold=1)``,
+    ``straight_through_estimator()``, ``spike_rate_escape(beta=1, slope=25)``,
+    ``heaviside()``, ``SFS(slope=25, B=1)``, ``SSO(mean=0, variance=0.2)``.
+    snnTorch's ``LSO`` is left out: in snnTorch 1.0 its factory calls the wrong
+    Function. Note that snnTorch's ``sigmoid`` overflows to NaN in float32 for
+    :math:`U - U_{thr} < -3.5` at slope 25; ``stbp("sigmoid", a=1/25)`` is the
+    same curve computed without overflow.
+
+    :param name: snnTorch factory name, e.g. ``"atan"``
+    :param kwargs: the factory's parameters, e.g. ``alpha=2.0``
+
+    Example::
+
+        import pickle
+        import snntorch as snn
+        from snntorch_tssl.rules import SnnTorchSurrogate
+
+        lif = snn.Leaky(beta=0.8, spike_grad=SnnTorchSurrogate("atan", alpha=2.0))
+        clone = pickle.loads(pickle.dumps(lif))
+    """
+
+    def __init__(self, name: str, **kwargs: float) -> None:
+        super().__init__()
+        if name not in SURROGATES:
+            raise ValueError(f"name must be one of snnTorch's surrogates {sorted(SURROGATES)}, got {name!r}")
+        defaults = SURROGATES[name][1]
+        unknown = sorted(set(kwargs) - set(defaults))
+        if unknown:
+            raise TypeError(f"{name}() takes parameters {sorted(defaults) or 'none'}, got unexpected {unknown}")
+        self.name = name
+        self.params = {**defaults, **kwargs}
+
+    def forward(self, x: Tensor) -> Tensor:
+        function = getattr(surrogate, SURROGATES[self.name][0])
+        return function.apply(x, *self.params.values()).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return ", ".join([repr(self.name)] + [f"{key}={value}" for key, value in self.params.items()])
