@@ -23,12 +23,12 @@ import matplotlib.pyplot as plt
 import torch
 from snntorch import surrogate
 
-from snntorch_tssl import SynapticSequence, _math, tssl
+from snntorch_tssl import SynapticSequence, _math, stbp, tssl
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 STEPS, TAU_S, TAU_M = 30, 3.0, 5.0
 TARGET_TIMES = (4, 9, 14, 19, 24)
-COLORS = {"tssl()": "C3", "tssl(warmup=False)": "C1", "atan()": "C0", "fast_sigmoid()": "C2"}
+COLORS = {"tssl()": "C3", "tssl(warmup=False)": "C1", "stbp()": "C4", "atan()": "C0", "fast_sigmoid()": "C2"}
 
 
 def drive() -> torch.Tensor:
@@ -103,7 +103,12 @@ def gradient_figure(traces: dict[str, dict[str, torch.Tensor]]) -> None:
 def surrogate_figure() -> None:
     x = torch.linspace(-1.5, 1.5, 601, dtype=torch.float64)
     curves = {}
-    for name, rule in {"atan()": surrogate.atan(), "fast_sigmoid()": surrogate.fast_sigmoid()}.items():
+    per_step = {
+        "stbp()": stbp("rectangular", a=1.0),
+        "atan()": surrogate.atan(),
+        "fast_sigmoid()": surrogate.fast_sigmoid(),
+    }
+    for name, rule in per_step.items():
         v = x.clone().requires_grad_(True)
         rule(v).sum().backward()
         curves[name] = v.grad
@@ -125,6 +130,7 @@ def main() -> None:
     rules = {
         "tssl()": tssl(tau_s=TAU_S),
         "tssl(warmup=False)": tssl(tau_s=TAU_S, warmup=False),
+        "stbp()": stbp("rectangular", a=1.0),
         "atan()": surrogate.atan(),
         "fast_sigmoid()": surrogate.fast_sigmoid(),
     }
