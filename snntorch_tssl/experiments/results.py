@@ -110,5 +110,5 @@ def plot_raster(spikes: torch.Tensor, labels: torch.Tensor, path: str | Path, ti
         axis.set_title(f"label {int(labels[index])}", fontsize=9)
         axis.set_xlabel("time step")
     axes[0][0].set_ylabel("output neuron")
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(title, fontsize=10, y=1.04)
     _save_figure(figure, path)
