@@ -15,7 +15,7 @@ from pathlib import Path
 from snntorch_tssl.data import DataNotFoundError
 from snntorch_tssl.experiments.models import ENGINES
 from snntorch_tssl.experiments.presets import PRESETS, Preset, get_preset
-from snntorch_tssl.experiments.train import CHECKPOINT, CheckpointError, TrainConfig, available_rules, train
+from snntorch_tssl.experiments.train import CHECKPOINT, CheckpointError, TrainConfig, train
 
 EXIT_USAGE, EXIT_DATA, EXIT_CHECKPOINT, EXIT_INTERRUPTED = 2, 3, 4, 130
 DEFAULT_PRESET = "quickstart"
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "snntorch_tssl train ... (gloo on CPU, nccl on CUDA).",
     )
     run.add_argument("--preset", default=None, help=f"one of {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
-    run.add_argument("--rule", help="gradient rule: tssl (default) or an snnTorch surrogate name (see 'list')")
+    run.add_argument("--rule", help="gradient rule: tssl (default), stbp-rectangular, atan, ... (see list)")
     run.add_argument("--engine", choices=ENGINES, help="sequence (SynapticSequence, default) or stock (snn.Synaptic)")
     run.add_argument("--steps", type=_positive_int, help="time steps T (default: the preset's)")
     run.add_argument("--epochs", type=_positive_int, help="epochs (default: the preset's)")
@@ -132,7 +132,9 @@ def _list() -> None:
     print("presets:")
     for preset in PRESETS.values():
         print(f"  {preset.name:13s} {preset.dataset:13s} {preset.architecture}  T={preset.steps}")
-    print("rules:", ", ".join(available_rules()))
+    from snntorch_tssl import rules
+
+    print("rules:", ", ".join(rules.available()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

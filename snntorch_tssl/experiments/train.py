@@ -11,18 +11,16 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from snntorch import surrogate
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from snntorch_tssl import functional
+from snntorch_tssl import functional, rules
 from snntorch_tssl.data import bundled_mnist, image_dataset, nmnist_dataset
 from snntorch_tssl.experiments.models import ENGINES, SpikingNet, build_model
 from snntorch_tssl.experiments.presets import Preset
 from snntorch_tssl.experiments.results import plot_accuracy, plot_raster, save_checkpoint, write_json
-from snntorch_tssl.rules import tssl
 from snntorch_tssl.spikegen import targets_spike_sequence
 
 #: Spike-count targets of the count loss per time step (15 and 3 at the paper's T = 30).
@@ -44,7 +42,7 @@ class TrainConfig:
     """Everything a training run depends on.
 
     :param preset: the experiment (with any command-line overrides applied)
-    :param rule: gradient method, a name of :func:`available_rules`
+    :param rule: gradient method, a name of :func:`snntorch_tssl.rules.available`
     :param engine: "sequence" (:class:`snntorch_tssl.SynapticSequence`) or "stock" (``snn.Synaptic`` in a loop)
     :param seed: seed of the weights, the data order, dropout and augmentation
     :param device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
@@ -179,23 +177,14 @@ def to_sequence(x: Tensor, steps: int) -> Tensor:
     return x.unsqueeze(0).expand(steps, *x.shape)
 
 
-#: snnTorch surrogates the experiments accept by name, besides "tssl".
-SNNTORCH_SURROGATES = ("atan", "fast_sigmoid", "sigmoid", "triangular", "straight_through_estimator")
-
-
-def available_rules() -> tuple[str, ...]:
-    """Names accepted by ``--rule``: "tssl" and snnTorch's surrogates."""
-    return ("tssl", *SNNTORCH_SURROGATES)
-
-
 def spike_grad_factory(rule: str, tau_s: float) -> Callable[[], Callable[[Tensor], Tensor]]:
     """Return a factory of fresh ``spike_grad`` objects for ``rule`` (TSSL-BP gets the network's tau_s)."""
-    names = available_rules()
+    names = rules.available()
     if rule not in names:
         raise ConfigError(f"rule must be one of {', '.join(names)}, got {rule!r}")
     if rule == "tssl":
-        return lambda: tssl(tau_s=tau_s)
-    return getattr(surrogate, rule)
+        return lambda: rules.get(rule, tau_s=tau_s)
+    return lambda: rules.get(rule)
 
 
 def make_loss(preset: Preset) -> Callable[[Tensor, Tensor], Tensor]:
