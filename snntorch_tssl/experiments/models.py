@@ -78,6 +78,16 @@ class SpikingNet(nn.Sequential):
 
     :param layers: the modules in order
     :param neurons: the spiking-neuron modules among ``layers`` (for spike statistics)
+
+    Example::
+
+        import torch
+        from snntorch_tssl import tssl
+        from snntorch_tssl.experiments import build_model
+
+        net = build_model("784-400-10", (784,), tau_s=3.0, tau_m=5.0, spike_grad=tssl)  # a SpikingNet
+        spk = net(torch.rand(5, 8, 784))  # [T, B, 10]
+        [name for name, _ in net.spiking_layers()]  # the two neurons' names
     """
 
     def __init__(self, layers: list[nn.Module], neurons: list[nn.Module]) -> None:

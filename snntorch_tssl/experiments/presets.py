@@ -34,6 +34,13 @@ class Preset:
     :param weight_decay: AdamW weight decay
     :param clip_norm: global gradient-norm clip
     :param weight_clamp: weights are clamped to ``[-weight_clamp, weight_clamp]`` after each step
+
+    Example::
+
+        from dataclasses import replace
+        from snntorch_tssl.experiments import get_preset
+
+        preset = replace(get_preset("mnist-mlp"), epochs=1, steps=5)  # a preset with two settings changed
     """
 
     name: str

@@ -54,6 +54,12 @@ class TrainConfig:
     :param workers: DataLoader worker processes
     :param progress: show tqdm progress bars (rank 0 only)
     :param threads: CPU threads per process (``None``: PyTorch's default)
+
+    Example::
+
+        from snntorch_tssl.experiments import TrainConfig, get_preset
+
+        config = TrainConfig(preset=get_preset("quickstart"), rule="tssl", engine="sequence", out="runs/quickstart")
     """
 
     preset: Preset

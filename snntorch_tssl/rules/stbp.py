@@ -101,9 +101,22 @@ CURVES = {"rectangular": rectangular, "polynomial": polynomial, "sigmoid": sigmo
 class STBP(nn.Module):
     r"""An STBP spike function: Heaviside forward, one of Wu et al.'s curves backward.
 
-    The module has no parameters and no buffers, pickles, and is a
-    ``spike_grad`` for any snnTorch neuron and for :class:`SynapticSequence`.
-    See :func:`stbp` for the curves.
+    .. math::
+        s = \mathbb{1}[x > 0], \qquad \frac{\partial s}{\partial x} := h_{kind}(x)
+
+    with :math:`x = u - V` and :math:`h` the curve of :func:`stbp` (each
+    integrates to 1). The module has no parameters and no buffers, pickles,
+    and is a ``spike_grad`` for any snnTorch neuron and for
+    :class:`SynapticSequence`. :func:`stbp` is the usual way to make one.
+
+    Example::
+
+        import torch
+        from snntorch_tssl import STBP
+
+        rule = STBP("gaussian", a=0.5)
+        x = torch.linspace(-1, 1, 5, requires_grad=True)
+        rule(x).sum().backward()  # x.grad == rule.derivative(x)
     """
 
     def __init__(self, kind: str = "rectangular", a: float = 1.0) -> None:

@@ -34,9 +34,9 @@ class TSSL(nn.Module):
     (:func:`snntorch_tssl._math.tssl_sequence_backward`),
 
     .. math::
-        G[t] = m[t]\, g_s[t] + c[t]\, G[t+1], \qquad
-        m[t] = s[t] \min(1/\Delta u[t], m_{max}), \qquad
-        c[t] = \beta \frac{\partial \hat u[t]}{\partial u[t]} + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
+        G[t] &= m[t]\, g_s[t] + c[t]\, G[t+1], \\
+        m[t] &= s[t] \min(1/\Delta u[t], m_{max}), \\
+        c[t] &= \beta \frac{\partial \hat u[t]}{\partial u[t]} + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
 
     with :math:`\Delta u[t] = u[t] - \hat u[t-1]`, :math:`\rho = u - \hat u`
     what the reset removed, and :math:`\partial L / \partial I[t] = \sigma'(u[t] - V)\, g_s[t]`
@@ -61,7 +61,19 @@ class TSSL(nn.Module):
 
     The module has no parameters and no buffers: a state_dict of a model
     using it is interchangeable with the same model using any other
-    ``spike_grad``; it pickles and deep-copies with the model.
+    ``spike_grad``; it pickles and deep-copies with the model. :func:`tssl`
+    is the usual way to make one.
+
+    Example::
+
+        import snntorch as snn
+        import torch
+        from snntorch_tssl import TSSL
+
+        rule = TSSL(tau_s=3.0, warmup=False)  # the same as tssl(tau_s=3.0, warmup=False)
+        lif = snn.Leaky(beta=0.8, reset_mechanism="zero", spike_grad=rule)
+        mem = lif.init_leaky()
+        spk, mem = lif(torch.rand(8, 4) * 2, mem)
     """
 
     def __init__(
