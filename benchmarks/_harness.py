@@ -164,3 +164,16 @@ def write_json(path: Path, payload: dict) -> None:
 
 def fmt_bytes(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**20:.1f} MiB"
+
+
+def add_repeat_arguments(parser, repeats: int, warmup: int) -> None:
+    """``--repeats``, ``--warmup`` and ``--threads``, the options every benchmark script shares."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+
+
+def apply_threads(args) -> None:
+    """Set torch's intra-op thread count when ``--threads`` was given."""
+    if args.threads:
+        torch.set_num_threads(args.threads)

@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import environment, fmt_bytes, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure, write_json
 from torch import nn
 
 BETA = 0.8  # tau_m = 5 for every variant
@@ -114,13 +114,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
+    add_repeat_arguments(parser, repeats=3, warmup=1)
     parser.add_argument("--skip", nargs="*", default=[], help="substrings of variant names to leave out")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     device = torch.device(args.device)
     sizes = args.sizes or ([512, 1024, 4096, 16384] if device.type == "cuda" else [512, 1024, 4096])
     results = {"setup": vars(args) | {"sizes": sizes, "out": str(args.out)}, "environment": environment(device)}

@@ -17,6 +17,7 @@ import time
 
 import snntorch as snn
 import torch
+from _harness import add_repeat_arguments, apply_threads
 from snntorch import surrogate
 from torch import nn
 
@@ -54,12 +55,9 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.T
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_repeat_arguments(parser, repeats=20, warmup=3)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(25, 128, 784, generator=gen) < 0.2).float()
     target = torch.zeros(128, 10)

@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 
 import torch
-from _harness import environment, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, measure, write_json
 
 from snntorch_tssl import SynapticSequence, tssl
 
@@ -30,12 +30,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100, 200, 500, 1000])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--n", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_repeat_arguments(parser, repeats=5, warmup=1)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     device = torch.device(args.device)
     neurons = {"SynapticSequence + tssl": SynapticSequence(beta=0.8, tau_s=3.0, spike_grad=tssl()).to(device)}
     import snntorch as snn

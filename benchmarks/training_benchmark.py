@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import environment, fmt_bytes, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure, write_json
 from torch import nn
 
 TAU_S, TAU_M = 3.0, 5.0
@@ -98,12 +98,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 30])
     parser.add_argument("--nets", nargs="+", default=["mlp", "cnn"])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_repeat_arguments(parser, repeats=5, warmup=1)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     device = torch.device(args.device)
     results = {"setup": vars(args) | {"out": str(args.out)}, "environment": environment(device), "runs": []}
     variants = {

@@ -188,3 +188,14 @@ def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options,
         warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike + direct
         grad = torch.where(warm, warm_value, grad)
     return grad
+
+
+def step_stock_neuron(neuron, x: torch.Tensor) -> torch.Tensor:
+    """Step a stock snnTorch neuron (Leaky: one state, Synaptic: two) over a time-first input; stacked spikes."""
+    state = neuron.reset_mem()
+    state = state if isinstance(state, tuple) else (state,)
+    spikes = []
+    for t in range(x.shape[0]):
+        spk, *state = neuron(x[t], *state)
+        spikes.append(spk)
+    return torch.stack(spikes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 import snntorch as snn
 import torch
+from reference import step_stock_neuron
 from snntorch import surrogate
 from torch import nn
 
@@ -146,13 +147,7 @@ def stock_run(x: torch.Tensor, dtype: torch.dtype, kind: str) -> tuple[torch.Ten
         neuron = snn.Synaptic(alpha=0.5, beta=0.8, reset_mechanism="zero", reset_delay=False, spike_grad=tssl())
     neuron = neuron.to(dtype)
     xi = x.to(dtype).clone().requires_grad_()
-    state = neuron.reset_mem()
-    state = state if isinstance(state, tuple) else (state,)
-    spikes = []
-    for t in range(x.shape[0]):
-        spk, *state = neuron(xi[t], *state)
-        spikes.append(spk)
-    spikes = torch.stack(spikes)
+    spikes = step_stock_neuron(neuron, xi)
     assert spikes.dtype == dtype
     (spikes * torch.linspace(-1, 1, x.shape[-1], dtype=dtype)).sum().backward()
     assert xi.grad.dtype == dtype

@@ -34,6 +34,7 @@ import snntorch as snn
 import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
+from reference import step_stock_neuron
 
 import snntorch_tssl.functional as TF
 from snntorch_tssl import SynapticSequence, _math, tssl
@@ -243,14 +244,9 @@ def stock_input_grad(case: dict, dtype: torch.dtype) -> tuple[torch.Tensor, torc
     current, grad_spike, _ = make_current(case, dtype)
     neuron = stock_neuron(case, dtype)
     x = current.clone().requires_grad_()
-    state = neuron.reset_mem()
-    state = state if isinstance(state, tuple) else (state,)
-    spikes = []
-    for t in range(x.shape[0]):
-        spk, *state = neuron(x[t], *state)
-        spikes.append(spk)
-    torch.autograd.backward(torch.stack(spikes), grad_spike)
-    return torch.stack(spikes).detach(), x.grad
+    spikes = step_stock_neuron(neuron, x)
+    torch.autograd.backward(spikes, grad_spike)
+    return spikes.detach(), x.grad
 
 
 @given(stock_cases())
