@@ -37,6 +37,26 @@ class TSSLOptions(NamedTuple):
 # --------------------------------------------------------------------------
 
 
+def _scalar(value: Tensor | float, like: Tensor) -> Tensor:
+    """``value`` as a 0-dim tensor of ``like``'s dtype and device: in element-wise ops it is as exact as
+    a Python float and faster (no wrapping on every call)."""
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _scan_in_place(out: Tensor, decay: Tensor, carry: Tensor | None, reverse: bool) -> Tensor:
+    r"""Add the carried state along dim 0 in place, :math:`y[t] \mathrel{+}= d\, y[t \mp 1]`, starting from
+    ``carry`` (the state just outside ``out``; None for 0). One multiply and one add per step (no fused
+    multiply-add, so results are bit-identical to the textbook recursion). Returns the last state written."""
+    steps = range(out.shape[0] - 1, -1, -1) if reverse else range(out.shape[0])
+    product = torch.empty_like(out[0])
+    for t in steps:
+        if carry is not None:
+            torch.mul(carry, decay, out=product)
+            out[t].add_(product)
+        carry = out[t]
+    return carry
+
+
 def exponential_scan(x: Tensor, decay: Tensor | float, reverse: bool = False) -> Tensor:
     r"""Normalised first-order filter along dim 0, without autograd, O(T).
 
@@ -48,12 +68,7 @@ def exponential_scan(x: Tensor, decay: Tensor | float, reverse: bool = False) ->
     time does one multiply and one in-place add per step.
     """
     out = x * (1.0 - decay)
-    carry = torch.empty_like(out[0])
-    steps = range(x.shape[0] - 2, -1, -1) if reverse else range(1, x.shape[0])
-    previous = 1 if reverse else -1
-    for t in steps:
-        torch.mul(out[t + previous], decay, out=carry)
-        out[t].add_(carry)
+    _scan_in_place(out, _scalar(decay, out), None, reverse)
     return out
 
 
@@ -146,8 +161,8 @@ def lif_sequence_forward(
     :return: ``(mem, spike)``: the membrane before reset :math:`u` and the
         spikes (0/1 in the current's dtype), both shaped like ``current``.
     """
-    mem, spike, _, _ = lif_sequence_scan(current, beta, threshold, reset_mechanism)
-    return mem, spike
+    scan = lif_sequence_scan(current, beta, threshold, reset_mechanism)
+    return scan.mem, scan.spike
 
 
 class LIFScan(NamedTuple):
@@ -157,6 +172,19 @@ class LIFScan(NamedTuple):
     spike: Tensor
     mem_after_reset: Tensor | None
     warmup: Tensor | None
+    syn: Tensor | None = None
+
+
+#: Elements per time chunk of the sequence passes: their per-chunk temporaries stay cache-sized.
+CHUNK_ELEMENTS = 1 << 16
+
+
+def _time_chunks(sequence: Tensor, reverse: bool = False) -> list[tuple[int, int]]:
+    """``(start, end)`` of consecutive time chunks of about :data:`CHUNK_ELEMENTS` elements."""
+    steps = sequence.shape[0]
+    size = max(1, CHUNK_ELEMENTS // max(1, sequence[0].numel()))
+    chunks = [(start, min(steps, start + size)) for start in range(0, steps, size)]
+    return chunks[::-1] if reverse else chunks
 
 
 def lif_sequence_scan(
@@ -165,43 +193,73 @@ def lif_sequence_scan(
     threshold: Tensor | float,
     reset_mechanism: str,
     *,
+    synapse_decay: Tensor | float | None = None,
+    keep_syn: bool = False,
     keep_mem_after_reset: bool = False,
     warmup_tau_s: float | None = None,
 ) -> LIFScan:
     r"""One fused pass over time: the LIF forward of :func:`lif_sequence_forward` and, on request,
-    the membrane after reset :math:`\hat u` and the warm-up mask of the neuron's own PSC.
+    the synapse in front of it, the membrane after reset :math:`\hat u` and the warm-up mask of the
+    neuron's own PSC.
 
-    Every step writes straight into preallocated ``[T, ...]`` results, so the
-    only temporaries are one time step large. With ``warmup_tau_s`` the loop
-    also runs the PSC filter of the spikes and stores
-    :func:`warmup_mask` as booleans (one byte per element), which is all the
-    TSSL-BP backward needs of it.
+    With ``synapse_decay`` :math:`\alpha`, ``current`` is the synapse's input :math:`X` and the
+    neuron is driven by :math:`I[t] = \alpha I[t-1] + (1 - \alpha) X[t]` (kept as ``syn`` with
+    ``keep_syn``). With ``warmup_tau_s`` the loop also runs the PSC filter of the spikes and stores
+    :func:`warmup_mask` as booleans (one byte per element), which is all the TSSL-BP backward needs
+    of it.
 
-    :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup)``
+    Every step writes straight into preallocated ``[T, ...]`` results, so the only temporaries are
+    one time chunk large. Each term is computed with the same operations as the textbook recursion
+    (no fused multiply-add), so results are bit-identical to it and to stock snnTorch.
+
+    :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup, syn)``
     """
     mem = torch.empty_like(current)
     spike = torch.empty_like(current)
     after_all = torch.empty_like(current) if keep_mem_after_reset else None
-    warm = None
-    if warmup_tau_s is not None:
-        warm = torch.empty(current.shape, dtype=torch.bool, device=current.device)
+    syn_all = torch.empty_like(current) if keep_syn else None
+    warm = None if warmup_tau_s is None else torch.empty(current.shape, dtype=torch.bool, device=current.device)
+    beta, threshold = _scalar(beta, current), _scalar(threshold, current)
+    chunks = _time_chunks(current)
+    chunk_shape = current[: chunks[0][1]].shape
+    after, after_buffer, product = (torch.zeros_like(current[0]) for _ in range(3))
+    if synapse_decay is not None:
+        alpha, gain = _scalar(synapse_decay, current), _scalar(1.0 - synapse_decay, current)
+        syn = syn_carry = torch.zeros_like(current[0])  # I[t - 1] across chunks
+        syn_chunk = None if keep_syn else current.new_empty(chunk_shape)
+    if warm is not None:
         psc_decay = 1.0 - 1.0 / warmup_tau_s
-        psc = torch.zeros_like(current[0])
-    after = torch.zeros_like(current[0])
-    leak = torch.empty_like(current[0])
-    for t in range(current.shape[0]):
-        u, s = mem[t], spike[t]
-        torch.mul(after, beta, out=leak)
-        torch.add(leak, current[t], out=u)
-        torch.sub(u, threshold, out=s)
-        torch.sign(s, out=s).clamp_(min=0)  # step_function in place: s = 1[u > V]
-        after = u - reset_removed(u, s, threshold, reset_mechanism)
-        if after_all is not None:
-            after_all[t] = after
-        if warm is not None:
-            psc = psc * psc_decay + s * (1.0 - psc_decay)
-            torch.lt(psc, 0.25 / warmup_tau_s, out=warm[t])  # warmup_mask, written in place
-    return LIFScan(mem, spike, after_all, warm)
+        psc_gain, psc_decay = 1.0 - psc_decay, _scalar(psc_decay, current)
+        warm_below = _scalar(0.25 / warmup_tau_s, current)
+        psc = psc_carry = torch.zeros_like(current[0])  # a[t - 1] across chunks
+        psc_chunk = current.new_empty(chunk_shape)
+    for start, end in chunks:
+        if synapse_decay is None:
+            drive = current[start:end]
+        else:  # (1 - alpha) X for the whole chunk; the recursion adds alpha I[t - 1] per step
+            drive = syn_all[start:end] if keep_syn else syn_chunk[: end - start]
+            torch.mul(current[start:end], gain, out=drive)
+        for t in range(start, end):
+            i = drive[t - start]
+            if synapse_decay is not None:
+                syn = i.add_(torch.mul(syn, alpha, out=product))
+            u, s = mem[t], spike[t]
+            torch.add(torch.mul(after, beta, out=product), i, out=u)
+            torch.gt(u, threshold, out=s)  # step_function(u - V), exactly
+            if reset_mechanism == "none":
+                after = u if after_all is None else after_all[t].copy_(u)
+            else:  # u - u s or u - V s: the product is exact, so this rounds like the textbook formula
+                after = after_buffer if after_all is None else after_all[t]
+                torch.addcmul(u, *((u, s) if reset_mechanism == "zero" else (s, threshold)), value=-1, out=after)
+            if warm is not None:
+                psc = torch.add(torch.mul(psc, psc_decay, out=product), s, alpha=psc_gain, out=psc_chunk[t - start])
+        if synapse_decay is not None and not keep_syn:
+            syn = syn_carry.copy_(syn)  # the chunk buffer is refilled next
+        if warm is not None:  # warmup_mask of the chunk: compare in floating point, store as bool
+            psc = psc_carry.copy_(psc)
+            window = psc_chunk[: end - start]
+            warm[start:end].copy_(torch.lt(window, warm_below, out=window))
+    return LIFScan(mem, spike, after_all, warm, syn_all)
 
 
 def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_mechanism: str) -> Tensor:
@@ -219,10 +277,10 @@ def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_m
 def step_function(x: Tensor) -> Tensor:
     r"""Heaviside step :math:`\mathbb{1}[x > 0]` as 0/1 in ``x``'s dtype (``NaN`` excluded).
 
-    Equals ``(x > 0).to(x.dtype)`` exactly, computed as :math:`\max(\mathrm{sign}(x), 0)` with
-    vectorised arithmetic (no boolean intermediate, which is several times slower on CPU).
+    Equals ``(x > 0).to(x.dtype)`` exactly; the comparison writes straight into a floating-point
+    result (a boolean intermediate and its conversion are several times slower on CPU).
     """
-    return torch.sign(x).clamp_(min=0)
+    return torch.gt(x, 0.0, out=torch.empty_like(x))
 
 
 def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
@@ -238,12 +296,7 @@ def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor
 
 
 def recursion_coefficient(
-    spike: Tensor,
-    timing: Tensor,
-    beta: Tensor | float,
-    removed: Tensor,
-    reset_grad: Tensor | float,
-    reset_term: bool,
+    timing: Tensor, beta: Tensor | float, removed: Tensor, reset_grad: Tensor | float, reset_term: bool
 ) -> Tensor:
     r"""Coefficient :math:`c` of :math:`G[t] = m[t] g_s[t] + c[t] G[t+1]`.
 
@@ -251,23 +304,28 @@ def recursion_coefficient(
               + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
 
     The second (intra-neuron, reset) term is dropped when ``reset_term`` is
-    False. For the "zero" reset this is the paper's recursion exactly.
+    False. For the "zero" reset this is the paper's recursion exactly. The
+    timing term :math:`m` (:func:`timing_factor`) is 0 wherever :math:`s` is,
+    so :math:`s\, m = m` is used. The result has ``timing``'s shape (a
+    broadcast view when it is constant).
     """
-    coefficient = beta * reset_grad
-    if not isinstance(coefficient, Tensor) or coefficient.shape != timing.shape:
-        coefficient = coefficient + torch.zeros_like(timing)
+    coefficient = _scalar(beta * reset_grad, timing)
     if reset_term:
-        coefficient = coefficient + spike * timing * (1.0 - beta) * removed
-    return coefficient
+        return torch.addcmul(coefficient, timing, removed * (1.0 - beta))
+    return coefficient.expand_as(timing)
 
 
 def warmup_surrogate(mem_shift: Tensor, width: float) -> Tensor:
     r"""Warm-up spike derivative, a logistic density of width :math:`w`.
 
-    .. math:: \sigma'(u) = \frac{e^z}{w (1 + e^z)^2}, \qquad z = \mathrm{clip}\Big(\frac{u - V}{w}, -8, 8\Big)
+    .. math:: \sigma'(u) = \frac{e^z}{w (1 + e^z)^2} = \frac{q (1 - q)}{w}, \qquad
+              z = \mathrm{clip}\Big(\frac{u - V}{w}, -8, 8\Big), \quad q = \frac{1}{1 + e^{|z|}}
+
+    The density is even in :math:`z`; taking the smaller logistic value :math:`q` keeps
+    :math:`q (1 - q)` accurate to a few rounding errors everywhere with one exponential.
     """
-    z = torch.clamp(mem_shift / width, -8.0, 8.0)
-    return torch.sigmoid(z) * torch.sigmoid(-z) / width
+    q = mem_shift.abs().div_(-width).clamp_(min=-8.0).sigmoid_()
+    return torch.addcmul(q, q, q, value=-1).div_(width)
 
 
 def warmup_mask(psc: Tensor, tau_s: float) -> Tensor:
@@ -280,20 +338,19 @@ def tssl_recursion(
 ) -> Tensor:
     r"""Solve :math:`G[t] = b[t] + c[t]\, G[t+1]` in one reverse pass, :math:`G[T]` = ``initial`` (default 0).
 
-    ``out`` (optional) receives the result, shaped like ``drive``.
+    ``coefficient`` has ``drive``'s shape (or broadcasts to it); ``out`` (optional) receives the
+    result, shaped like ``drive``. One fused multiply-add per step.
     """
     out = torch.empty_like(drive) if out is None else out
-    state = torch.zeros_like(drive[0]) if initial is None else initial
-    product = torch.empty_like(drive[0])
+    coefficient = coefficient.expand_as(drive)
+    state = initial
     for t in range(drive.shape[0] - 1, -1, -1):
-        torch.mul(coefficient[t], state, out=product)
-        torch.add(drive[t], product, out=out[t])
+        if state is None:
+            out[t].copy_(drive[t])
+        else:
+            torch.addcmul(drive[t], coefficient[t], state, out=out[t])
         state = out[t]
     return out
-
-
-#: Elements per time chunk in :func:`tssl_sequence_backward`: the per-chunk temporaries stay cache-sized.
-CHUNK_ELEMENTS = 1 << 16
 
 
 def tssl_sequence_backward(
@@ -306,6 +363,9 @@ def tssl_sequence_backward(
     options: TSSLOptions,
     grad_mem_after_reset: Tensor | None = None,
     warm: Tensor | None = None,
+    *,
+    grad_current: Tensor | None = None,
+    synapse_decay: Tensor | float | None = None,
 ) -> Tensor:
     r"""TSSL-BP gradient of the loss with respect to the input current, O(T).
 
@@ -319,64 +379,72 @@ def tssl_sequence_backward(
     :func:`recursion_coefficient` and :math:`a` the neuron's own output PSC
     (rule's :math:`\tau_s`). A gradient on the membrane after reset, when
     given, enters :math:`G` (and the warm-up value) through
-    :math:`\partial \hat u / \partial u`.
+    :math:`\partial \hat u / \partial u`; ``grad_current``, a gradient that
+    reaches :math:`I` directly, is added to the result.
+
+    With ``synapse_decay`` :math:`\alpha` (the synapse of
+    :func:`lif_sequence_scan`), the result is the gradient with respect to the
+    synapse's input :math:`X` instead, through the transposed filter
+    :math:`g_X[t] = (1 - \alpha)\, g_I[t] + \alpha\, g_X[t+1]`, computed in the
+    same pass.
 
     Time is processed in chunks of about :data:`CHUNK_ELEMENTS` elements,
     last chunk first: the element-wise terms are computed for a whole chunk
-    at once and only the recursion steps through time, so every temporary is
+    at once and only the recursions step through time, so every temporary is
     one chunk large and the cost is one pass over T.
 
     :param grad_spike: :math:`g_s = \partial L / \partial s`, ``[T, ...]``
     :param mem: membrane before reset :math:`u`, ``[T, ...]``
     :param spike: spikes :math:`s` (0/1, floating or bool), ``[T, ...]``; None recomputes them
         exactly as :math:`\mathbb{1}[u > V]`, which saves storing them
-    :param warm: the warm-up mask (:func:`warmup_mask` of the spikes' PSC), if
+    :param warm: the boolean warm-up mask (:func:`warmup_mask` of the spikes' PSC), if
         already known (for example from :func:`lif_sequence_scan`)
-    :return: :math:`\partial L / \partial I`, ``[T, ...]``
+    :return: :math:`\partial L / \partial I` (or :math:`\partial L / \partial X`), ``[T, ...]``
     """
     if options.warmup and warm is None:
         spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
         warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
-    grad_current = torch.empty_like(mem)
-    steps = mem.shape[0]
-    chunk = max(1, CHUNK_ELEMENTS // max(1, mem[0].numel()))
-    carry = None
-    for end in range(steps, 0, -chunk):
-        start = max(0, end - chunk)
+    grad_input = torch.empty_like(mem)
+    beta, threshold = _scalar(beta, mem), _scalar(threshold, mem)
+    if synapse_decay is not None:
+        alpha, gain = _scalar(synapse_decay, mem), _scalar(1.0 - synapse_decay, mem)
+    recursion_carry = filter_carry = None
+    for start, end in _time_chunks(mem, reverse=True):
         first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
-        shifted = mem[first:end] - threshold
-        window = step_function(shifted) if spike is None else spike[first:end].to(mem.dtype)
-        removed_window = reset_removed(mem[first:end], window, threshold, reset_mechanism)
-        u, s, g, removed = (
-            mem[start:end],
-            window[start - first :],
-            grad_spike[start:end],
-            removed_window[start - first :],
-        )
-        if start > 0:  # increment[t] = u[t] - (u[t-1] - rho[t-1])
-            increment = u - (mem[first : end - 1] - removed_window[:-1])
+        window = mem[first:end]
+        if spike is None:
+            spike_window = torch.gt(window, threshold, out=torch.empty_like(window))
         else:
-            increment = mem_increment(u, s, threshold, reset_mechanism)
+            spike_window = spike[first:end].to(mem.dtype)
+        removed_window = reset_removed(window, spike_window, threshold, reset_mechanism)
+        u, s, g = mem[start:end], spike_window[start - first :], grad_spike[start:end]
+        removed = removed_window[start - first :]
+        previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
+        increment = u - previous if start > 0 else torch.cat((u[:1], u[1:] - previous))
         reset_grad = reset_derivative(s, reset_mechanism)
         timing = timing_factor(s, increment, options.max_inv_du)
-        coefficient = recursion_coefficient(s, timing, beta, removed, reset_grad, options.reset_term)
+        coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
         drive = timing.mul_(g)
         direct = None
         if grad_mem_after_reset is not None:
             direct = grad_mem_after_reset[start:end] * reset_grad
             drive = drive.add_(direct)
-        result = grad_current[start:end]
-        tssl_recursion(drive, coefficient, carry, out=result)
+        result = grad_input[start:end]
+        tssl_recursion(drive, coefficient, recursion_carry, out=result)
+        recursion_carry = result[0].clone()
         if options.warmup:
-            carry = result[0].clone()
-            warm_value = warmup_surrogate(shifted[start - first :], options.warmup_width).mul_(g)
+            warm_value = warmup_surrogate(u - threshold, options.warmup_width).mul_(g)
             if direct is not None:
                 warm_value = warm_value.add_(direct)
-            # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU.
-            torch.lerp(result, warm_value, warm[start:end].to(mem.dtype), out=result)
-        else:
-            carry = result[0]
-    return grad_current
+            # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
+            # and bool converts to floating point several times slower than uint8 does.
+            weights = torch.empty_like(u).copy_(warm[start:end].view(torch.uint8))
+            torch.lerp(result, warm_value, weights, out=result)
+        if grad_current is not None:
+            result.add_(grad_current[start:end])
+        if synapse_decay is not None:
+            filter_carry = _scan_in_place(result.mul_(gain), alpha, filter_carry, reverse=True)
+    return grad_input
 
 
 # --------------------------------------------------------------------------

@@ -137,17 +137,16 @@ def test_membrane_gradient_reaches_the_input_with_tssl():
 def test_tssl_sequence_backward_is_the_rule_applied_to_the_synaptic_current():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(30, 8, 12, generator=gen, dtype=torch.float64) * 3).requires_grad_()
-    grad_spike = torch.randn(30, 8, 12, generator=gen, dtype=torch.float64)
+    grad_spike, grad_syn = torch.randn(2, 30, 8, 12, generator=gen, dtype=torch.float64)
     neuron = SynapticSequence(tau_s=4.0, tau_m=8.0, spike_grad=tssl(tau_s=4.0), output=True)
     spk, syn, _ = neuron(x)
-    syn.retain_grad()
-    (spk * grad_spike).sum().backward()
+    ((spk * grad_spike).sum() + (syn * grad_syn).sum()).backward()
     mem, spike = _math.lif_sequence_forward(syn.detach(), 1 - 1 / 8, 1.0, "zero")
-    expected = _math.tssl_sequence_backward(
+    grad_current = _math.tssl_sequence_backward(
         grad_spike, mem, spike, 1 - 1 / 8, 1.0, "zero", _math.TSSLOptions(tau_s=4.0)
     )
-    torch.testing.assert_close(syn.grad, expected)
-    torch.testing.assert_close(x.grad, _math.psc_filter_transpose(expected, 4.0))
+    # The synapse filter is the PSC filter with tau_s = 4: its transpose carries dL/dI (rule + direct) to x.
+    torch.testing.assert_close(x.grad, _math.psc_filter_transpose(grad_current + grad_syn, 4.0))
 
 
 def test_conv_maps_and_framewise_cnn():

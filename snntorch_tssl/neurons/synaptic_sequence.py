@@ -22,37 +22,41 @@ from snntorch_tssl.rules.tssl import TSSL, tssl
 
 
 class _TSSLSequence(torch.autograd.Function):
-    """LIF over a whole sequence; backward is the O(T) TSSL-BP rule.
+    """Synapse and LIF over a whole sequence in one pass; backward is the O(T) TSSL-BP rule followed by
+    the synapse's transposed filter, also in one pass.
 
     Saved for the backward: the membrane before reset and, with warm-up, the
     warm-up mask as booleans. The spikes are recomputed from the membrane
-    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them.
+    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them; the
+    synaptic current is not needed.
     """
 
     @staticmethod
-    def forward(ctx, current, beta, threshold, reset_mechanism, options, keep_mem_after_reset):
+    def forward(ctx, input_, alpha, beta, threshold, reset_mechanism, options, output):
         needs_grad = ctx.needs_input_grad[0]
         scan = _math.lif_sequence_scan(
-            current,
+            input_,
             beta,
             threshold,
             reset_mechanism,
-            keep_mem_after_reset=keep_mem_after_reset,
+            synapse_decay=alpha,
+            keep_syn=output,
+            keep_mem_after_reset=output,
             warmup_tau_s=options.tau_s if options.warmup and needs_grad else None,
         )
         if needs_grad:
-            ctx.save_for_backward(scan.mem, scan.warmup, beta, threshold)
+            ctx.save_for_backward(scan.mem, scan.warmup, alpha, beta, threshold)
         ctx.reset_mechanism = reset_mechanism
         ctx.options = options
         ctx.set_materialize_grads(False)
-        return scan.spike, scan.mem_after_reset
+        return scan.spike, scan.syn, scan.mem_after_reset
 
     @staticmethod
-    def backward(ctx, grad_spike, grad_mem_after_reset):
-        mem, warm, beta, threshold = ctx.saved_tensors
+    def backward(ctx, grad_spike, grad_syn, grad_mem_after_reset):
+        mem, warm, alpha, beta, threshold = ctx.saved_tensors
         if grad_spike is None:
             grad_spike = torch.zeros_like(mem)
-        grad_current = _math.tssl_sequence_backward(
+        grad_input = _math.tssl_sequence_backward(
             grad_spike,
             mem,
             None,
@@ -62,8 +66,10 @@ class _TSSLSequence(torch.autograd.Function):
             ctx.options,
             grad_mem_after_reset,
             warm=warm,
+            grad_current=grad_syn,
+            synapse_decay=alpha,
         )
-        return grad_current, None, None, None, None, None
+        return grad_input, None, None, None, None, None, None
 
 
 def _surrogate_sequence(
@@ -186,14 +192,18 @@ class SynapticSequence(LIF):
         # float16/bfloat16 (also under autocast) are computed in float32: the threshold test and
         # 1/du need more than 8 or 11 mantissa bits. Outputs and gradients come back in the input's dtype.
         dtype = torch.promote_types(input_.dtype, torch.float32)
-        syn = _math.exponential_filter(input_.to(dtype), self.alpha.to(dtype))
-        beta = self.beta.to(dtype)
-        threshold = self.threshold.to(dtype)
+        x, alpha, beta, threshold = (
+            input_.to(dtype),
+            self.alpha.to(dtype),
+            self.beta.to(dtype),
+            self.threshold.to(dtype),
+        )
         if isinstance(self.spike_grad, TSSL):
-            spk, mem = _TSSLSequence.apply(
-                syn, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
+            spk, syn, mem = _TSSLSequence.apply(
+                x, alpha, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
             )
         else:
+            syn = _math.exponential_filter(x, alpha)
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)
         spk = spk.to(input_.dtype)
         if self.output:

@@ -166,7 +166,7 @@ class NeuronBinding:
         timing = _math.timing_factor(spike, mem_value - self.mem_after_reset, options.max_inv_du)
         removed = _math.reset_removed(mem_value, spike, threshold, owner.reset_mechanism)
         reset_grad = _math.reset_derivative(spike, owner.reset_mechanism)
-        coefficient = _math.recursion_coefficient(spike, timing, beta, removed, reset_grad, options.reset_term)
+        coefficient = _math.recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
         psc = torch.zeros_like(spike) if self.psc is None else self.psc
         self.psc = _math.psc_step(psc, spike, options.tau_s)
         warm = warm_surrogate = None
