@@ -175,16 +175,42 @@ class LIFScan(NamedTuple):
     syn: Tensor | None = None
 
 
-#: Elements per time chunk of the sequence passes: their per-chunk temporaries stay cache-sized.
+#: Elements per tile of the sequence passes on CPU: the per-tile temporaries stay cache-sized.
 CHUNK_ELEMENTS = 1 << 16
+#: Elements per tile on other devices (GPUs), where fewer, larger kernels are what counts.
+CHUNK_ELEMENTS_ACCELERATOR = 1 << 22
 
 
-def _time_chunks(sequence: Tensor, reverse: bool = False) -> list[tuple[int, int]]:
-    """``(start, end)`` of consecutive time chunks of about :data:`CHUNK_ELEMENTS` elements."""
-    steps = sequence.shape[0]
-    size = max(1, CHUNK_ELEMENTS // max(1, sequence[0].numel()))
-    chunks = [(start, min(steps, start + size)) for start in range(0, steps, size)]
-    return chunks[::-1] if reverse else chunks
+class _Tiling(NamedTuple):
+    """Tiles of a time-first sequence seen as ``[T, N]``: neuron blocks times time chunks."""
+
+    blocks: list[slice]
+    chunks: list[tuple[int, int]]
+    width: int
+    steps: int
+
+
+def _tiling(sequence: Tensor, reverse: bool = False) -> _Tiling:
+    """Split ``[T, N]`` into tiles of about :data:`CHUNK_ELEMENTS` elements
+    (:data:`CHUNK_ELEMENTS_ACCELERATOR` off the CPU): the neurons into equal blocks no wider than that,
+    time into chunks of ``steps`` steps (at least one), last chunk first with ``reverse``.
+
+    Neurons are independent, so a pass may run block by block, and the
+    state and temporaries of one block stay in cache from step to step.
+    """
+    total, neurons = sequence.shape[0], max(1, sequence[0].numel())
+    budget = CHUNK_ELEMENTS if sequence.device.type == "cpu" else CHUNK_ELEMENTS_ACCELERATOR
+    count = -(-neurons // budget)
+    width = -(-neurons // count)
+    steps = max(1, budget // width)
+    blocks = [slice(start, min(neurons, start + width)) for start in range(0, neurons, width)]
+    chunks = [(start, min(total, start + steps)) for start in range(0, total, steps)]
+    return _Tiling(blocks, chunks[::-1] if reverse else chunks, width, min(steps, total))
+
+
+def _as_matrix(tensor: Tensor | None) -> Tensor | None:
+    """A time-first tensor as ``[T, N]`` (a view when possible)."""
+    return None if tensor is None else tensor.reshape(tensor.shape[0], -1)
 
 
 def lif_sequence_scan(
@@ -214,52 +240,54 @@ def lif_sequence_scan(
 
     :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup, syn)``
     """
-    mem = torch.empty_like(current)
-    spike = torch.empty_like(current)
-    after_all = torch.empty_like(current) if keep_mem_after_reset else None
-    syn_all = torch.empty_like(current) if keep_syn else None
-    warm = None if warmup_tau_s is None else torch.empty(current.shape, dtype=torch.bool, device=current.device)
-    beta, threshold = _scalar(beta, current), _scalar(threshold, current)
-    chunks = _time_chunks(current)
-    chunk_shape = current[: chunks[0][1]].shape
-    after, after_buffer, product = (torch.zeros_like(current[0]) for _ in range(3))
+    x = _as_matrix(current)
+    mem, spike = torch.empty_like(x), torch.empty_like(x)
+    after_all = torch.empty_like(x) if keep_mem_after_reset else None
+    syn_all = torch.empty_like(x) if keep_syn else None
+    warm = None if warmup_tau_s is None else torch.empty(x.shape, dtype=torch.bool, device=x.device)
+    beta, threshold = _scalar(beta, x), _scalar(threshold, x)
+    tiling = _tiling(x)
     if synapse_decay is not None:
-        alpha, gain = _scalar(synapse_decay, current), _scalar(1.0 - synapse_decay, current)
-        syn = syn_carry = torch.zeros_like(current[0])  # I[t - 1] across chunks
-        syn_chunk = None if keep_syn else current.new_empty(chunk_shape)
+        alpha, gain = _scalar(synapse_decay, x), _scalar(1.0 - synapse_decay, x)
+        syn_tile = None if keep_syn else x.new_empty((tiling.steps, tiling.width))
     if warm is not None:
         psc_decay = 1.0 - 1.0 / warmup_tau_s
-        psc_gain, psc_decay = 1.0 - psc_decay, _scalar(psc_decay, current)
-        warm_below = _scalar(0.25 / warmup_tau_s, current)
-        psc = psc_carry = torch.zeros_like(current[0])  # a[t - 1] across chunks
-        psc_chunk = current.new_empty(chunk_shape)
-    for start, end in chunks:
-        if synapse_decay is None:
-            drive = current[start:end]
-        else:  # (1 - alpha) X for the whole chunk; the recursion adds alpha I[t - 1] per step
-            drive = syn_all[start:end] if keep_syn else syn_chunk[: end - start]
-            torch.mul(current[start:end], gain, out=drive)
-        for t in range(start, end):
-            i = drive[t - start]
-            if synapse_decay is not None:
-                syn = i.add_(torch.mul(syn, alpha, out=product))
-            u, s = mem[t], spike[t]
-            torch.add(torch.mul(after, beta, out=product), i, out=u)
-            torch.gt(u, threshold, out=s)  # step_function(u - V), exactly
-            if reset_mechanism == "none":
-                after = u if after_all is None else after_all[t].copy_(u)
-            else:  # u - u s or u - V s: the product is exact, so this rounds like the textbook formula
-                after = after_buffer if after_all is None else after_all[t]
-                torch.addcmul(u, *((u, s) if reset_mechanism == "zero" else (s, threshold)), value=-1, out=after)
-            if warm is not None:
-                psc = torch.add(torch.mul(psc, psc_decay, out=product), s, alpha=psc_gain, out=psc_chunk[t - start])
-        if synapse_decay is not None and not keep_syn:
-            syn = syn_carry.copy_(syn)  # the chunk buffer is refilled next
-        if warm is not None:  # warmup_mask of the chunk: compare in floating point, store as bool
-            psc = psc_carry.copy_(psc)
-            window = psc_chunk[: end - start]
-            warm[start:end].copy_(torch.lt(window, warm_below, out=window))
-    return LIFScan(mem, spike, after_all, warm, syn_all)
+        psc_gain, psc_decay = 1.0 - psc_decay, _scalar(psc_decay, x)
+        warm_below = _scalar(0.25 / warmup_tau_s, x)
+        psc_tile = x.new_empty((tiling.steps, tiling.width))
+    for block in tiling.blocks:
+        width = block.stop - block.start
+        after, after_buffer, product, syn, psc = (x.new_zeros(width) for _ in range(5))
+        syn_carry, psc_carry = syn, psc  # I[t - 1] and a[t - 1] across time chunks
+        for start, end in tiling.chunks:
+            if synapse_decay is None:
+                drive = x[start:end, block]
+            else:  # (1 - alpha) X for the whole tile; the recursion adds alpha I[t - 1] per step
+                drive = syn_all[start:end, block] if keep_syn else syn_tile[: end - start, :width]
+                torch.mul(x[start:end, block], gain, out=drive)
+            for t in range(start, end):
+                i = drive[t - start]
+                if synapse_decay is not None:
+                    syn = i.add_(torch.mul(syn, alpha, out=product))
+                u, s = mem[t, block], spike[t, block]
+                torch.add(torch.mul(after, beta, out=product), i, out=u)
+                torch.gt(u, threshold, out=s)  # step_function(u - V), exactly
+                if reset_mechanism == "none":
+                    after = u if after_all is None else after_all[t, block].copy_(u)
+                else:  # u - u s or u - V s: the product is exact, so this rounds like the textbook formula
+                    after = after_buffer if after_all is None else after_all[t, block]
+                    torch.addcmul(u, *((u, s) if reset_mechanism == "zero" else (s, threshold)), value=-1, out=after)
+                if warm is not None:
+                    psc = torch.mul(psc, psc_decay, out=product)
+                    psc = torch.add(psc, s, alpha=psc_gain, out=psc_tile[t - start, :width])
+            if synapse_decay is not None and not keep_syn:
+                syn = syn_carry.copy_(syn)  # the tile buffer is refilled next
+            if warm is not None:  # warmup_mask of the tile: compare in floating point, store as bool
+                psc = psc_carry.copy_(psc)
+                window = psc_tile[: end - start, :width]
+                warm[start:end, block].copy_(torch.lt(window, warm_below, out=window))
+    shaped = (None if tensor is None else tensor.view(current.shape) for tensor in (after_all, warm, syn_all))
+    return LIFScan(mem.view(current.shape), spike.view(current.shape), *shaped)
 
 
 def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_mechanism: str) -> Tensor:
@@ -388,10 +416,11 @@ def tssl_sequence_backward(
     :math:`g_X[t] = (1 - \alpha)\, g_I[t] + \alpha\, g_X[t+1]`, computed in the
     same pass.
 
-    Time is processed in chunks of about :data:`CHUNK_ELEMENTS` elements,
-    last chunk first: the element-wise terms are computed for a whole chunk
-    at once and only the recursions step through time, so every temporary is
-    one chunk large and the cost is one pass over T.
+    The sequence is processed in tiles of about :data:`CHUNK_ELEMENTS`
+    elements (blocks of neurons times chunks of time, last chunk first; see
+    :func:`_tiling`): the element-wise terms are computed for a whole tile at
+    once and only the recursions step through time, so every temporary is
+    one tile large and the cost is one pass over T.
 
     :param grad_spike: :math:`g_s = \partial L / \partial s`, ``[T, ...]``
     :param mem: membrane before reset :math:`u`, ``[T, ...]``
@@ -401,6 +430,10 @@ def tssl_sequence_backward(
         already known (for example from :func:`lif_sequence_scan`)
     :return: :math:`\partial L / \partial I` (or :math:`\partial L / \partial X`), ``[T, ...]``
     """
+    shape = mem.shape
+    mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current = map(
+        _as_matrix, (mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current)
+    )
     if options.warmup and warm is None:
         spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
         warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
@@ -408,43 +441,45 @@ def tssl_sequence_backward(
     beta, threshold = _scalar(beta, mem), _scalar(threshold, mem)
     if synapse_decay is not None:
         alpha, gain = _scalar(synapse_decay, mem), _scalar(1.0 - synapse_decay, mem)
-    recursion_carry = filter_carry = None
-    for start, end in _time_chunks(mem, reverse=True):
-        first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
-        window = mem[first:end]
-        if spike is None:
-            spike_window = torch.gt(window, threshold, out=torch.empty_like(window))
-        else:
-            spike_window = spike[first:end].to(mem.dtype)
-        removed_window = reset_removed(window, spike_window, threshold, reset_mechanism)
-        u, s, g = mem[start:end], spike_window[start - first :], grad_spike[start:end]
-        removed = removed_window[start - first :]
-        previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
-        increment = u - previous if start > 0 else torch.cat((u[:1], u[1:] - previous))
-        reset_grad = reset_derivative(s, reset_mechanism)
-        timing = timing_factor(s, increment, options.max_inv_du)
-        coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
-        drive = timing.mul_(g)
-        direct = None
-        if grad_mem_after_reset is not None:
-            direct = grad_mem_after_reset[start:end] * reset_grad
-            drive = drive.add_(direct)
-        result = grad_input[start:end]
-        tssl_recursion(drive, coefficient, recursion_carry, out=result)
-        recursion_carry = result[0].clone()
-        if options.warmup:
-            warm_value = warmup_surrogate(u - threshold, options.warmup_width).mul_(g)
-            if direct is not None:
-                warm_value = warm_value.add_(direct)
-            # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
-            # and bool converts to floating point several times slower than uint8 does.
-            weights = torch.empty_like(u).copy_(warm[start:end].view(torch.uint8))
-            torch.lerp(result, warm_value, weights, out=result)
-        if grad_current is not None:
-            result.add_(grad_current[start:end])
-        if synapse_decay is not None:
-            filter_carry = _scan_in_place(result.mul_(gain), alpha, filter_carry, reverse=True)
-    return grad_input
+    tiling = _tiling(mem, reverse=True)
+    for block in tiling.blocks:
+        recursion_carry = filter_carry = None
+        for start, end in tiling.chunks:
+            first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
+            window = mem[first:end, block]
+            if spike is None:
+                spike_window = torch.gt(window, threshold, out=torch.empty_like(window))
+            else:
+                spike_window = spike[first:end, block].to(mem.dtype)
+            removed_window = reset_removed(window, spike_window, threshold, reset_mechanism)
+            u, s, g = mem[start:end, block], spike_window[start - first :], grad_spike[start:end, block]
+            removed = removed_window[start - first :]
+            previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
+            increment = u - previous if start > 0 else torch.cat((u[:1], u[1:] - previous))
+            reset_grad = reset_derivative(s, reset_mechanism)
+            timing = timing_factor(s, increment, options.max_inv_du)
+            coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
+            drive = timing.mul_(g)
+            direct = None
+            if grad_mem_after_reset is not None:
+                direct = grad_mem_after_reset[start:end, block] * reset_grad
+                drive = drive.add_(direct)
+            result = grad_input[start:end, block]
+            tssl_recursion(drive, coefficient, recursion_carry, out=result)
+            recursion_carry = result[0].clone()
+            if options.warmup:
+                warm_value = warmup_surrogate(u - threshold, options.warmup_width).mul_(g)
+                if direct is not None:
+                    warm_value = warm_value.add_(direct)
+                # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
+                # and bool converts to floating point several times slower than uint8 does.
+                weights = torch.empty_like(u).copy_(warm[start:end, block].view(torch.uint8))
+                torch.lerp(result, warm_value, weights, out=result)
+            if grad_current is not None:
+                result.add_(grad_current[start:end, block])
+            if synapse_decay is not None:
+                filter_carry = _scan_in_place(result.mul_(gain), alpha, filter_carry, reverse=True)
+    return grad_input.view(shape)
 
 
 # --------------------------------------------------------------------------
