@@ -1,7 +1,8 @@
 """Shared timing and memory helpers of the benchmark scripts (not part of the package).
 
-Every script compares its variants in one process, runs each variant once to
-warm up, then ``repeats`` times, and reports the median. Peak memory is
+Every script compares its variants in one process, interleaved round by round
+(:func:`measure_round_robin`): one warm-up round, then ``repeats`` rounds; the
+median is reported. Peak memory is
 measured two ways: the bytes autograd saves for the backward (exact,
 deduplicated by storage; the activation memory of training) and, on CPU, the
 growth of the process's peak resident set during a run (Linux, reset through
@@ -131,6 +132,49 @@ def measure(
         "saved_bytes": saved,
         "peak_bytes": peak,
     }
+
+
+def measure_round_robin(
+    steps: dict,
+    device: torch.device,
+    repeats: int,
+    warmup: int = 1,
+    skip_errors: tuple[type[BaseException], ...] = (),
+) -> dict:
+    """:func:`measure` for several variants at once, interleaved: every round runs each variant once.
+
+    On a shared machine the load drifts over seconds; interleaving makes the drift hit all variants
+    alike instead of biasing the ones measured last, so the ratios between variants stay fair.
+    A variant that raises one of ``skip_errors`` is dropped with a note.
+
+    :param steps: ``{key: step}``, each ``step`` as for :func:`measure`
+    :return: ``{key: record}`` with :func:`measure`'s fields (``*_samples`` for each part)
+    """
+    samples: dict = {key: [] for key in steps}
+    for round_ in range(warmup + repeats):
+        for key, step in steps.items():
+            if samples.get(key) is None:
+                continue
+            try:
+                sample = measure(step, device, repeats=1, warmup=0)
+            except skip_errors as error:
+                print(f"note: {key}: skipped ({str(error).splitlines()[0][:120]})", flush=True)
+                samples[key] = None
+                continue
+            if round_ >= warmup:
+                samples[key].append(sample)
+    records = {}
+    for key, runs in samples.items():
+        if not runs:
+            continue
+        peaks = [run["peak_bytes"] for run in runs if run["peak_bytes"] is not None]
+        record = {"saved_bytes": runs[-1]["saved_bytes"], "peak_bytes": max(peaks) if peaks else None}
+        for part in ("forward", "backward", "total"):
+            values = [run[f"{part}_s"] for run in runs]
+            record.update({f"{part}_s": statistics.median(values), f"{part}_min_s": min(values)})
+            record[f"{part}_samples"] = values
+        records[key] = record
+    return records
 
 
 def environment(device: torch.device) -> dict:

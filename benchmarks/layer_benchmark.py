@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure_round_robin, write_json
 from torch import nn
 
 BETA = 0.8  # tau_m = 5 for every variant
@@ -124,11 +124,12 @@ def main() -> None:
     results["runs"] = []
     for n in sizes:
         x = make_input(args.steps, args.batch, n, device)
+        built, steps = {}, {}
         for name, build in variants(n, device).items():
             if any(part in name for part in args.skip):
                 continue
             torch.manual_seed(0)
-            run, params = build()
+            built[name] = run, params = build()
 
             def step(run=run, params=params, x=x):
                 for p in params:
@@ -137,12 +138,11 @@ def main() -> None:
                 out = run(x)
                 return lambda: out.sum().backward()
 
-            try:
-                record = measure(step, device, args.repeats, args.warmup)
-            except (RuntimeError, TypeError, ValueError, NotImplementedError) as error:
-                # e.g. tssl() inside stock neurons, not available in every version
-                print(f"note: n={n} {name}: skipped ({str(error).splitlines()[0][:120]})")
-                continue
+            steps[name] = step
+        # e.g. tssl() inside stock neurons, not available in every version
+        skip = (RuntimeError, TypeError, ValueError, NotImplementedError)
+        for name, record in measure_round_robin(steps, device, args.repeats, args.warmup, skip).items():
+            run = built[name][0]
             with torch.no_grad():
                 record["firing_rate"] = None if name == LOWER_BOUND else run(x).float().mean().item()
             record.update(n=n, variant=name)
@@ -153,7 +153,7 @@ def main() -> None:
                 f"peak {fmt_bytes(record['peak_bytes'])} rate {record['firing_rate']}",
                 flush=True,
             )
-            del run, params
+        del built, steps
     add_ratios(results)
     write_json(args.out / f"layer_{device.type}.json", results)
     plot(results, args.out / f"layer_{device.type}.png")

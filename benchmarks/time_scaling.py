@@ -14,11 +14,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, measure_round_robin, write_json
 
 from snntorch_tssl import SynapticSequence, tssl
 
@@ -66,32 +65,23 @@ def main() -> None:
     for steps in args.steps:
         gen = torch.Generator().manual_seed(steps)
         inputs[steps] = (torch.rand(steps, args.batch, args.n, generator=gen) * 1.5).to(device)
-    # Round-robin: each round times every (T, variant) once, so a drift in the load of a shared
-    # machine affects all T alike instead of biasing the last ones.
-    samples: dict[tuple[int, str], list[dict]] = {}
-    for round_ in range(args.warmup + args.repeats):
-        for steps, current in inputs.items():
-            for name, run in neurons.items():
+    steps_by_key = {}
+    for steps, current in inputs.items():
+        for name, run in neurons.items():
 
-                def step(run=run, current=current):
-                    x = current.detach().requires_grad_()
-                    out = run(x)
-                    return lambda: out.sum().backward()
+            def step(run=run, current=current):
+                x = current.detach().requires_grad_()
+                out = run(x)
+                return lambda: out.sum().backward()
 
-                sample = measure(step, device, repeats=1, warmup=0)
-                if round_ >= args.warmup:
-                    samples.setdefault((steps, name), []).append(sample)
-        print(f"round {round_ + 1}/{args.warmup + args.repeats} done", flush=True)
-    for (steps, name), runs in samples.items():
-        record = {"steps": steps, "variant": name, "saved_bytes": runs[-1]["saved_bytes"]}
-        for part in ("forward", "backward", "total"):
-            values = [r[f"{part}_s"] for r in runs]
-            record.update({f"{part}_s": statistics.median(values), f"{part}_min_s": min(values)})
-            record[f"{part}_samples"] = values
+            steps_by_key[steps, name] = step
+    # Round-robin over (T, variant): a drift in the load of a shared machine affects all T alike.
+    for (steps, name), record in measure_round_robin(steps_by_key, device, args.repeats, args.warmup).items():
+        record.update(steps=steps, variant=name)
         results["runs"].append(record)
         print(
             f"T={steps:5d} {name:32s} fwd {record['forward_s']:.4f}s bwd {record['backward_s']:.4f}s "
-            f"total {record['total_s']:.4f}s (medians of {len(runs)})",
+            f"total {record['total_s']:.4f}s (medians of {len(record['total_samples'])})",
             flush=True,
         )
     ours = {r["steps"]: r for r in results["runs"] if r["variant"] == "SynapticSequence + tssl"}

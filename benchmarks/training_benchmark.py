@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure_round_robin, write_json
 from torch import nn
 
 TAU_S, TAU_M = 3.0, 5.0
@@ -115,6 +115,7 @@ def main() -> None:
             x = (torch.rand(shape, generator=gen) * 4.0).to(device)
             labels = torch.randint(0, 10, (args.batch,), generator=gen).to(device)
             target = torch.nn.functional.one_hot(labels, 10).float() * 0.8
+            steps_by_variant = {}
             for name, build in variants.items():
                 torch.manual_seed(0)
                 net = build(kind).to(device)
@@ -131,7 +132,8 @@ def main() -> None:
 
                     return backward
 
-                record = measure(step, device, args.repeats, args.warmup)
+                steps_by_variant[name] = step
+            for name, record in measure_round_robin(steps_by_variant, device, args.repeats, args.warmup).items():
                 record.update(net=kind, steps=steps, variant=name)
                 results["runs"].append(record)
                 print(

@@ -1,0 +1,45 @@
+"""The benchmark scripts run end to end (tiny sizes) and write their JSON results."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = "SynapticSequence + tssl"
+
+
+def run_script(name: str, *args: str) -> None:
+    env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], check=True, env=env, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.slow
+def test_layer_benchmark(tmp_path):
+    run_script("layer_benchmark.py", "--out", str(tmp_path), "--sizes", "32", "--steps", "6", "--repeats", "2")
+    results = json.loads((tmp_path / "layer_cpu.json").read_text())
+    variants = {run["variant"] for run in results["runs"]}
+    assert {OURS, "snn.Leaky + atan (Linear per step)", "snn.Leaky + tssl (Linear per step)"} <= variants
+    ours = next(run for run in results["runs"] if run["variant"] == OURS)
+    assert len(ours["total_samples"]) == 2 and ours["saved_bytes"] > 0
+    assert (tmp_path / "layer_cpu.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_training_benchmark(tmp_path):
+    args = ["--out", str(tmp_path), "--nets", "mlp", "cnn", "--steps", "2", "--batch", "2", "--repeats", "1"]
+    run_script("training_benchmark.py", *args)
+    results = json.loads((tmp_path / "training_cpu.json").read_text())
+    assert {(run["net"], run["variant"]) for run in results["runs"]} >= {("mlp", OURS), ("cnn", OURS)}
+    assert all(ratio > 0 for ratio in results["ratios"].values()) and len(results["ratios"]) == 4
+
+
+@pytest.mark.slow
+def test_time_scaling_benchmark(tmp_path):
+    run_script("time_scaling.py", "--out", str(tmp_path), "--steps", "5", "100", "1000", "--n", "4", "--repeats", "1")
+    results = json.loads((tmp_path / "time_scaling_cpu.json").read_text())
+    assert {run["steps"] for run in results["runs"] if run["variant"] == OURS} == {5, 100, 1000}
+    assert results["ratios"]["backward_T1000_over_T100"] > 0
