@@ -192,8 +192,9 @@ class _Tiling(NamedTuple):
 
 def _tiling(sequence: Tensor, reverse: bool = False) -> _Tiling:
     """Split ``[T, N]`` into tiles of about :data:`CHUNK_ELEMENTS` elements
-    (:data:`CHUNK_ELEMENTS_ACCELERATOR` off the CPU): the neurons into equal blocks no wider than that,
-    time into chunks of ``steps`` steps (at least one), last chunk first with ``reverse``.
+    (:data:`CHUNK_ELEMENTS_ACCELERATOR` off the CPU): the neurons into blocks of about equal width,
+    no wider than that, and time into chunks of ``steps`` steps (at least one), last chunk first
+    with ``reverse``.
 
     Neurons are independent, so a pass may run block by block, and the
     state and temporaries of one block stay in cache from step to step.
@@ -235,15 +236,16 @@ def lif_sequence_scan(
     of it.
 
     Every step writes straight into preallocated ``[T, ...]`` results, so the only temporaries are
-    one time chunk large. Each term is computed with the same operations as the textbook recursion
-    (no fused multiply-add), so results are bit-identical to it and to stock snnTorch.
+    one tile large (:func:`_tiling`). Each term is computed with the same operations as the
+    textbook recursion (no fused multiply-add), so results are bit-identical to it and to stock
+    snnTorch.
 
     :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup, syn)``
     """
     x = _as_matrix(current)
-    mem, spike = torch.empty_like(x), torch.empty_like(x)
-    after_all = torch.empty_like(x) if keep_mem_after_reset else None
-    syn_all = torch.empty_like(x) if keep_syn else None
+    mem, spike = x.new_empty(x.shape), x.new_empty(x.shape)
+    after_all = x.new_empty(x.shape) if keep_mem_after_reset else None
+    syn_all = x.new_empty(x.shape) if keep_syn else None
     warm = None if warmup_tau_s is None else torch.empty(x.shape, dtype=torch.bool, device=x.device)
     beta, threshold = _scalar(beta, x), _scalar(threshold, x)
     tiling = _tiling(x)
@@ -437,7 +439,7 @@ def tssl_sequence_backward(
     if options.warmup and warm is None:
         spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
         warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
-    grad_input = torch.empty_like(mem)
+    grad_input = mem.new_empty(mem.shape)
     beta, threshold = _scalar(beta, mem), _scalar(threshold, mem)
     if synapse_decay is not None:
         alpha, gain = _scalar(synapse_decay, mem), _scalar(1.0 - synapse_decay, mem)

@@ -182,3 +182,17 @@ def test_tiles_cover_the_sequence_and_are_larger_off_the_cpu():
     assert wide.blocks[0].start == 0 and all(
         a.stop == b.start for a, b in zip(wide.blocks, wide.blocks[1:], strict=False)
     )
+
+
+def test_strided_inputs_give_the_results_of_contiguous_ones():
+    x, grad = case((12, 5, 7), torch.float64, seed=5, scale=3.0)
+    strided_x, strided_grad = (t.transpose(1, 2).contiguous().transpose(1, 2) for t in (x, grad))  # same values
+    assert not strided_x.is_contiguous()
+    scans = [_math.lif_sequence_scan(v, 0.8, 1.0, "zero", synapse_decay=0.6, warmup_tau_s=3.0) for v in (x, strided_x)]
+    assert all(torch.equal(a, b) for a, b in zip(scans[0][:2], scans[1][:2], strict=True))
+    options = _math.TSSLOptions()
+    grads = [
+        _math.tssl_sequence_backward(g, scan.mem, None, 0.8, 1.0, "zero", options, warm=scan.warmup, synapse_decay=0.6)
+        for g, scan in ((grad, scans[0]), (strided_grad, scans[1]))
+    ]
+    assert torch.equal(grads[0], grads[1]) and grads[1].shape == x.shape
