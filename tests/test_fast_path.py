@@ -25,7 +25,9 @@ def assert_close_on_scale(actual, expected, ulps):
     torch.testing.assert_close(actual, expected, rtol=ulps * eps, atol=ulps * eps * expected.abs().max().clamp(min=1))
 
 
-@pytest.fixture(params=[None, 37, 7], ids=["default-tiles", "many-uneven-tiles", "narrow-uneven-blocks"])
+@pytest.fixture(
+    params=[None, 37, 7, 1 << 22], ids=["default-tiles", "many-uneven-tiles", "narrow-uneven-blocks", "one-tile"]
+)
 def chunk_elements(request, monkeypatch):
     if request.param is not None:
         monkeypatch.setattr(_math, "CHUNK_ELEMENTS", request.param)
