@@ -177,6 +177,16 @@ def measure_round_robin(
     return records
 
 
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (the scripts write PNGs, they never show a window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def environment(device: torch.device) -> dict:
     info = {
         "python": platform.python_version(),
@@ -200,10 +210,12 @@ def environment(device: torch.device) -> dict:
     return info
 
 
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {path}")
+def save_results(results: dict, stem: Path, plot: Callable[[dict, Path], None]) -> None:
+    """Write ``results`` to ``stem``.json and draw them with ``plot`` into ``stem``.png."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    plot(results, stem.with_suffix(".png"))
+    print(f"wrote {stem}.json and {stem}.png")
 
 
 def fmt_bytes(value: int | None) -> str:

@@ -20,7 +20,15 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure_round_robin, write_json
+from _harness import (
+    add_repeat_arguments,
+    apply_threads,
+    environment,
+    fmt_bytes,
+    measure_round_robin,
+    pyplot,
+    save_results,
+)
 from torch import nn
 
 BETA = 0.8  # tau_m = 5 for every variant
@@ -155,8 +163,7 @@ def main() -> None:
             )
         del built, steps
     add_ratios(results)
-    write_json(args.out / f"layer_{device.type}.json", results)
-    plot(results, args.out / f"layer_{device.type}.png")
+    save_results(results, args.out / f"layer_{device.type}", plot)
 
 
 def add_ratios(results: dict) -> None:
@@ -186,11 +193,7 @@ def add_ratios(results: dict) -> None:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = list(dict.fromkeys(run["variant"] for run in results["runs"]))
     sizes = sorted({run["n"] for run in results["runs"]})
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -210,7 +213,6 @@ def plot(results: dict, path: Path) -> None:
     fig.suptitle(f"T={setup['steps']}, batch {setup['batch']}, {results['environment']['device']}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, measure_round_robin, write_json
+from _harness import add_repeat_arguments, apply_threads, environment, measure_round_robin, pyplot, save_results
 
 from snntorch_tssl import SynapticSequence, tssl
 
@@ -100,16 +100,11 @@ def main() -> None:
             checks[f"forward_backward_T{high}_over_T{low}"] = ratio
             print(f"forward+backward T={high} / T={low}: {ratio:.2f}x")
     results["ratios"] = checks
-    write_json(args.out / f"time_scaling_{device.type}.json", results)
-    plot(results, args.out / f"time_scaling_{device.type}.png")
+    save_results(results, args.out / f"time_scaling_{device.type}", plot)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name in dict.fromkeys(r["variant"] for r in results["runs"]):
         runs = [r for r in results["runs"] if r["variant"] == name]
@@ -136,7 +131,6 @@ def plot(results: dict, path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

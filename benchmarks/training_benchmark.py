@@ -17,7 +17,15 @@ import argparse
 from pathlib import Path
 
 import torch
-from _harness import add_repeat_arguments, apply_threads, environment, fmt_bytes, measure_round_robin, write_json
+from _harness import (
+    add_repeat_arguments,
+    apply_threads,
+    environment,
+    fmt_bytes,
+    measure_round_robin,
+    pyplot,
+    save_results,
+)
 from torch import nn
 
 TAU_S, TAU_M = 3.0, 5.0
@@ -152,16 +160,11 @@ def main() -> None:
                 ratios[key] = run["total_s"] / other["total_s"]
                 print(f"{key}: {ratios[key]:.3f}x")
     results["ratios"] = ratios
-    write_json(args.out / f"training_{device.type}.json", results)
-    plot(results, args.out / f"training_{device.type}.png")
+    save_results(results, args.out / f"training_{device.type}", plot)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = list(dict.fromkeys((r["net"], r["steps"]) for r in results["runs"]))
     names = list(dict.fromkeys(r["variant"] for r in results["runs"]))
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -179,7 +182,6 @@ def plot(results: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
