@@ -30,7 +30,7 @@ def assert_close_on_scale(actual, expected, ulps):
 )
 def chunk_elements(request, monkeypatch):
     if request.param is not None:
-        monkeypatch.setattr(_math, "CHUNK_ELEMENTS", request.param)
+        monkeypatch.setattr(_math.tiling, "CHUNK_ELEMENTS", request.param)
     return request.param
 
 
@@ -170,14 +170,14 @@ def test_inference_saves_nothing_and_matches_training_forward():
 
 def test_tiles_cover_the_sequence_and_are_larger_off_the_cpu():
     cpu = torch.empty(1000, 64, 400)
-    tiling = _math._tiling(cpu)
+    tiling = _math.split_tiles(cpu)
     assert tiling.blocks == [slice(0, 64 * 400)] and tiling.steps == _math.CHUNK_ELEMENTS // (64 * 400)
     assert tiling.chunks[0] == (0, tiling.steps) and tiling.chunks[-1][1] == 1000
     assert all(a[1] == b[0] for a, b in zip(tiling.chunks, tiling.chunks[1:], strict=False))
-    assert _math._tiling(cpu, reverse=True).chunks == tiling.chunks[::-1]
-    accelerator = _math._tiling(torch.empty(1000, 64, 400, device="meta"))
+    assert _math.split_tiles(cpu, reverse=True).chunks == tiling.chunks[::-1]
+    accelerator = _math.split_tiles(torch.empty(1000, 64, 400, device="meta"))
     assert accelerator.steps == _math.CHUNK_ELEMENTS_ACCELERATOR // (64 * 400)
-    wide = _math._tiling(torch.empty(3, 1, 3 * _math.CHUNK_ELEMENTS + 5))  # blocks of neurons, one step per chunk
+    wide = _math.split_tiles(torch.empty(3, 1, 3 * _math.CHUNK_ELEMENTS + 5))  # blocks of neurons, one step per chunk
     assert len(wide.blocks) == 4 and wide.steps == 1 and wide.chunks == [(0, 1), (1, 2), (2, 3)]
     widths = [block.stop - block.start for block in wide.blocks]
     assert sum(widths) == 3 * _math.CHUNK_ELEMENTS + 5 and max(widths) - min(widths) < len(widths)

@@ -18,58 +18,7 @@ from snntorch_tssl._validation import (
     check_time_constant,
 )
 from snntorch_tssl.rules import registry
-from snntorch_tssl.rules.tssl import TSSL, tssl
-
-
-class _TSSLSequence(torch.autograd.Function):
-    """Synapse and LIF over a whole sequence in one pass; backward is the O(T) TSSL-BP rule followed by
-    the synapse's transposed filter, also in one pass.
-
-    Saved for the backward: the membrane before reset and, with warm-up, the
-    warm-up mask as booleans. The spikes are recomputed from the membrane
-    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them; the
-    synaptic current is not needed.
-    """
-
-    @staticmethod
-    def forward(ctx, input_, alpha, beta, threshold, reset_mechanism, options, output):
-        needs_grad = ctx.needs_input_grad[0]
-        scan = _math.lif_sequence_scan(
-            input_,
-            beta,
-            threshold,
-            reset_mechanism,
-            synapse_decay=alpha,
-            keep_syn=output,
-            keep_mem_after_reset=output,
-            warmup_tau_s=options.tau_s if options.warmup and needs_grad else None,
-        )
-        if needs_grad:
-            ctx.save_for_backward(scan.mem, scan.warmup, alpha, beta, threshold)
-        ctx.reset_mechanism = reset_mechanism
-        ctx.options = options
-        ctx.set_materialize_grads(False)
-        return scan.spike, scan.syn, scan.mem_after_reset
-
-    @staticmethod
-    def backward(ctx, grad_spike, grad_syn, grad_mem_after_reset):
-        mem, warm, alpha, beta, threshold = ctx.saved_tensors
-        if grad_spike is None:
-            grad_spike = torch.zeros_like(mem)
-        grad_input = _math.tssl_sequence_backward(
-            grad_spike,
-            mem,
-            None,
-            beta,
-            threshold,
-            ctx.reset_mechanism,
-            ctx.options,
-            grad_mem_after_reset,
-            warm=warm,
-            grad_current=grad_syn,
-            synapse_decay=alpha,
-        )
-        return grad_input, None, None, None, None, None, None
+from snntorch_tssl.rules.tssl import tssl
 
 
 def _surrogate_sequence(
@@ -198,10 +147,10 @@ class SynapticSequence(LIF):
             self.beta.to(dtype),
             self.threshold.to(dtype),
         )
-        if isinstance(self.spike_grad, TSSL):
-            spk, syn, mem = _TSSLSequence.apply(
-                x, alpha, beta, threshold, self.reset_mechanism, self.spike_grad.options, self.output
-            )
+        sequence_forward = getattr(self.spike_grad, "sequence_forward", None)
+        if sequence_forward is not None:  # the rule runs the whole sequence itself (e.g. TSSL-BP's O(T) backward)
+            neuron = _math.LIFParameters(alpha, beta, threshold, self.reset_mechanism)
+            spk, syn, mem = sequence_forward(x, neuron, output=self.output)
         else:
             syn = _math.exponential_filter(x, alpha)
             spk, mem = _surrogate_sequence(syn, beta, threshold, self.reset_mechanism, self.spike_grad)

@@ -39,63 +39,25 @@ def gaussian(x: Tensor, a: float) -> Tensor:
 
 
 # --------------------------------------------------------------------------
-# One autograd Function per curve: Heaviside forward, the curve backward.
+# One autograd Function for every curve: Heaviside forward, the curve backward.
 # --------------------------------------------------------------------------
 
+CURVES = {"rectangular": rectangular, "polynomial": polynomial, "sigmoid": sigmoid, "gaussian": gaussian}
 
-class _HeavisideForward(torch.autograd.Function):
-    """Shared forward: :math:`s = \\mathbb{1}[x > 0]` in the input's dtype; saves ``x`` and ``a``."""
+
+class STBPSpike(torch.autograd.Function):
+    """:math:`s = \\mathbb{1}[x > 0]` in the input's dtype forward; ``CURVES[kind](x, a)`` backward."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, a: float) -> Tensor:
+    def forward(ctx, x: Tensor, kind: str, a: float) -> Tensor:
         ctx.save_for_backward(x)
-        ctx.a = a
+        ctx.kind, ctx.a = kind, a
         return (x > 0).to(x.dtype)
 
-
-class RectangularSpike(_HeavisideForward):
-    """Heaviside forward, :func:`rectangular` backward."""
-
     @staticmethod
     def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
-        return grad * rectangular(x, ctx.a), None
-
-
-class PolynomialSpike(_HeavisideForward):
-    """Heaviside forward, :func:`polynomial` backward."""
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        return grad * polynomial(x, ctx.a), None
-
-
-class SigmoidSpike(_HeavisideForward):
-    """Heaviside forward, :func:`sigmoid` backward."""
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        return grad * sigmoid(x, ctx.a), None
-
-
-class GaussianSpike(_HeavisideForward):
-    """Heaviside forward, :func:`gaussian` backward."""
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        return grad * gaussian(x, ctx.a), None
-
-
-FUNCTIONS = {
-    "rectangular": RectangularSpike,
-    "polynomial": PolynomialSpike,
-    "sigmoid": SigmoidSpike,
-    "gaussian": GaussianSpike,
-}
-CURVES = {"rectangular": rectangular, "polynomial": polynomial, "sigmoid": sigmoid, "gaussian": gaussian}
+        return grad * CURVES[ctx.kind](x, ctx.a), None, None
 
 
 class STBP(nn.Module):
@@ -125,7 +87,7 @@ class STBP(nn.Module):
         self.a = check_positive("a", a)
 
     def forward(self, x: Tensor) -> Tensor:
-        return FUNCTIONS[self.kind].apply(x, self.a)
+        return STBPSpike.apply(x, self.kind, self.a)
 
     def derivative(self, x: Tensor) -> Tensor:
         """The curve :math:`h(x)` this rule uses as the spike derivative."""

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from snntorch_tssl import _math
 from snntorch_tssl._validation import check_bool, check_positive, check_time_constant
-from snntorch_tssl.rules._stock import NeuronBinding
+from snntorch_tssl.rules.tssl.binding import NeuronBinding
+from snntorch_tssl.rules.tssl.sequence import tssl_sequence_forward
 
 #: Stock snnTorch neurons in which the rule runs exactly (step mode).
 STOCK_NEURONS = (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)
@@ -165,6 +166,16 @@ class TSSL(nn.Module):
             f"tssl() was called more than twice in one step of snn.{type(neuron).__name__}; it supports neurons "
             "that call spike_grad once on the previous membrane (reset) and once on the new one (fire)."
         )
+
+    def sequence_forward(
+        self, input_: Tensor, neuron: _math.LIFParameters, *, output: bool, backend: str = "torch"
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The rule's sequence path: ``neuron`` over the whole ``input_`` with the O(T) TSSL-BP backward.
+
+        A sequence neuron (:class:`snntorch_tssl.SynapticSequence`) calls this instead of stepping
+        the rule; see :func:`snntorch_tssl.rules.tssl.sequence.tssl_sequence_forward`.
+        """
+        return tssl_sequence_forward(input_, neuron, self.options, output=output, backend=backend)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value}" for key, value in self.options._asdict().items())

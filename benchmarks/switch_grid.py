@@ -1,0 +1,274 @@
+"""The one-argument switch on snnTorch's tutorial network: ``spike_grad=tssl()`` against ``atan()``.
+
+snnTorch tutorial 5's network as written (784-1000-10, ``nn.Linear`` with
+bias, a stock neuron after each, the static image fed at every step, Adam
+5e-4, batch 128), trained for ``--batches`` batches with only ``spike_grad``
+changed, over the grid
+
+- loss: cross-entropy on the output membrane summed over steps (the
+  tutorial's), ``snntorch.functional.ce_rate_loss()``,
+  ``snntorch.functional.mse_count_loss(0.8, 0.2)`` and this package's
+  ``van_rossum_loss``;
+- neuron: ``snn.Leaky(beta=0.95)`` and ``snn.Synaptic(alpha=0.9, beta=0.95)``
+  with snnTorch's defaults (reset by subtraction);
+- time steps: 5, 10, 25;
+- rule: snnTorch's ``atan()`` and ``tssl()`` with ablations (``--rules``).
+
+Each run records the test accuracy on ``--test-size`` test digits read out
+by spike count (as the tutorial does; ties go to the lowest index, as in
+``SF.accuracy_rate``) and by the summed output membrane, the fraction of
+test digits whose top spike count is tied, the output and hidden firing
+rates, and the seconds per batch. Results are appended to
+``OUT/switch_grid.json`` as they finish (a rerun skips what is there);
+``--plot-only`` redraws ``OUT/switch_grid.png`` and the markdown table.
+
+    PYTHONPATH=. python benchmarks/switch_grid.py --out benchmarks/results/switch --data-root data
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run the checkout, not an installed copy
+
+import snntorch as snn  # noqa: E402
+import snntorch.functional as SF  # noqa: E402
+from snntorch import surrogate  # noqa: E402
+
+import snntorch_tssl as st  # noqa: E402
+
+LOSSES = ("ce-membrane", "ce-rate", "mse-count", "van-rossum")
+NEURONS = ("leaky", "synaptic")
+BETA, ALPHA = 0.95, 0.9
+
+
+def _tssl(**options) -> Callable[[str], object]:
+    return lambda neuron: st.tssl(**options)
+
+
+#: rule name -> (hidden-layer spike_grad factory, output-layer spike_grad factory), each taking the neuron kind
+RULES: dict[str, tuple[Callable[[str], object], Callable[[str], object]]] = {
+    "atan": (lambda neuron: surrogate.atan(), lambda neuron: surrogate.atan()),
+    "tssl": (_tssl(), _tssl()),
+    "tssl-no-reset-term": (_tssl(reset_term=False), _tssl(reset_term=False)),
+    "tssl-no-warmup": (_tssl(warmup=False), _tssl(warmup=False)),
+    "tssl-warmup-width-0.5": (_tssl(warmup_width=0.5), _tssl(warmup_width=0.5)),
+    "tssl-warmup-width-1": (_tssl(warmup_width=1.0), _tssl(warmup_width=1.0)),
+    "tssl-max-inv-du-1": (_tssl(max_inv_du=1.0), _tssl(max_inv_du=1.0)),
+    "tssl-max-inv-du-2": (_tssl(max_inv_du=2.0), _tssl(max_inv_du=2.0)),
+    "tssl-tau-s-1": (_tssl(tau_s=1.0), _tssl(tau_s=1.0)),
+    "tssl-tau-s-10": (_tssl(tau_s=10.0), _tssl(tau_s=10.0)),
+    "tssl-hidden-atan-output": (_tssl(), lambda neuron: surrogate.atan()),
+}
+
+
+def neuron_of(kind: str, spike_grad) -> nn.Module:
+    if kind == "leaky":
+        return snn.Leaky(beta=BETA, spike_grad=spike_grad)
+    return snn.Synaptic(alpha=ALPHA, beta=BETA, spike_grad=spike_grad)
+
+
+class TutorialNet(nn.Module):
+    """snnTorch tutorial 5: 784-1000-10, the image fed at every step; returns output spikes and membranes."""
+
+    def __init__(self, kind: str, rule: str, steps: int) -> None:
+        super().__init__()
+        hidden, output = RULES[rule]
+        self.steps = steps
+        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(kind))
+        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(kind))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        states1 = _initial_state(self.lif1)
+        states2 = _initial_state(self.lif2)
+        spikes, mems, hidden = [], [], []
+        current1 = self.fc1(x)
+        for _ in range(self.steps):
+            spk1, *states1 = self.lif1(current1, *states1)
+            spk2, *states2 = self.lif2(self.fc2(spk1), *states2)
+            spikes.append(spk2)
+            mems.append(states2[-1])
+            hidden.append(spk1)
+        return torch.stack(spikes), torch.stack(mems), torch.stack(hidden)
+
+
+def _initial_state(neuron: nn.Module) -> list[torch.Tensor]:
+    if isinstance(neuron, snn.Synaptic):
+        return list(neuron.reset_mem())
+    return [neuron.reset_mem()]
+
+
+def loss_of(name: str, steps: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "ce-membrane":
+        cross_entropy = nn.CrossEntropyLoss()
+        return lambda spk, mem, y: sum(cross_entropy(mem[t], y) for t in range(steps))
+    if name == "ce-rate":
+        ce_rate = SF.ce_rate_loss()
+        return lambda spk, mem, y: ce_rate(spk, y)
+    if name == "mse-count":
+        mse_count = SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2)
+        return lambda spk, mem, y: mse_count(spk, y)
+    van_rossum = st.functional.van_rossum_loss(tau=3.0)
+    return lambda spk, mem, y: van_rossum(spk, y)
+
+
+def load_mnist(root: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MNIST as tutorial 5 feeds it (pixels in [0, 1], flattened), via torchvision."""
+    import torchvision
+
+    def tensors(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        data = torchvision.datasets.MNIST(root, train=train, download=True)
+        return data.data.reshape(len(data), -1).float() / 255.0, data.targets
+
+    return (*tensors(True), *tensors(False))
+
+
+def run(
+    data: tuple, loss: str, kind: str, steps: int, rule: str, seed: int, batches: int, test_size: int
+) -> dict[str, float]:
+    train_x, train_y, test_x, test_y = data
+    torch.manual_seed(seed)
+    net = TutorialNet(kind, rule, steps)
+    optimizer = torch.optim.Adam(net.parameters(), lr=5e-4, betas=(0.9, 0.999))
+    loss_fn = loss_of(loss, steps)
+    order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
+    start = time.perf_counter()
+    for batch in range(batches):
+        index = order[batch * 128 : (batch + 1) * 128]
+        spk, mem, _ = net(train_x[index])
+        value = loss_fn(spk, mem, train_y[index])
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+    seconds = (time.perf_counter() - start) / batches
+    with torch.no_grad():
+        spk, mem, hidden = net(test_x[:test_size])
+    labels = test_y[:test_size]
+    counts = spk.sum(0)
+    top = counts.max(1, keepdim=True).values
+    return {
+        "accuracy": (counts.argmax(1) == labels).float().mean().item(),
+        "accuracy_membrane": (mem.sum(0).argmax(1) == labels).float().mean().item(),
+        "ties": ((counts == top).sum(1) > 1).float().mean().item(),
+        "output_rate": spk.mean().item(),
+        "hidden_rate": hidden.mean().item(),
+        "final_loss": float(value.detach()),
+        "seconds_per_batch": seconds,
+    }
+
+
+def summarise(runs: list[dict]) -> dict[tuple, dict[str, float]]:
+    cells: dict[tuple, list[dict]] = {}
+    for record in runs:
+        cells.setdefault((record["loss"], record["neuron"], record["steps"], record["rule"]), []).append(record)
+    summary = {}
+    for key, records in cells.items():
+        accuracy = [100 * r["accuracy"] for r in records]
+        summary[key] = {
+            "mean": statistics.mean(accuracy),
+            "spread": (max(accuracy) - min(accuracy)) / 2,
+            "seeds": len(records),
+            "membrane": statistics.mean(100 * r["accuracy_membrane"] for r in records),
+            "ties": statistics.mean(100 * r["ties"] for r in records),
+            "output_rate": statistics.mean(r["output_rate"] for r in records),
+            "seconds": statistics.mean(r["seconds_per_batch"] for r in records),
+        }
+    return summary
+
+
+def table(summary: dict[tuple, dict[str, float]], rules: list[str]) -> str:
+    """Markdown table: one row per (loss, neuron, T), one column per rule, mean +- half-range over seeds."""
+    rows = sorted({key[:3] for key in summary}, key=lambda k: (LOSSES.index(k[0]), NEURONS.index(k[1]), k[2]))
+    lines = ["| loss | neuron | T | " + " | ".join(rules) + " |", "|---|---|---|" + "---|" * len(rules)]
+    for loss, neuron, steps in rows:
+        cells = []
+        for rule in rules:
+            cell = summary.get((loss, neuron, steps, rule))
+            cells.append("" if cell is None else f"{cell['mean']:.1f} ± {cell['spread']:.1f}")
+        lines.append(f"| {loss} | {neuron} | {steps} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
+    figure, axes = plt.subplots(len(NEURONS), len(losses), figsize=(3.2 * len(losses), 5.6), squeeze=False)
+    for (row, neuron), (column, loss) in itertools.product(enumerate(NEURONS), enumerate(losses)):
+        axis = axes[row][column]
+        for rule in rules:
+            points = sorted((k[2], v) for k, v in summary.items() if k[:2] == (loss, neuron) and k[3] == rule)
+            if points:
+                steps = [p[0] for p in points]
+                axis.errorbar(
+                    steps, [p[1]["mean"] for p in points], yerr=[p[1]["spread"] for p in points], marker="o", label=rule
+                )
+        axis.set_title(f"{loss}, {neuron}", fontsize=9)
+        axis.set_xscale("log")
+        axis.set_xticks([5, 10, 25], ["5", "10", "25"])
+        axis.set_ylim(0, 100)
+        axis.grid(alpha=0.3)
+        if column == 0:
+            axis.set_ylabel("test accuracy (%), spike count")
+        if row == len(NEURONS) - 1:
+            axis.set_xlabel("time steps T")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data-root", default="data")
+    parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
+    parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
+    parser.add_argument("--steps", nargs="+", type=int, default=[5, 10, 25])
+    parser.add_argument("--rules", nargs="+", default=["atan", "tssl"], choices=list(RULES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--batches", type=int, default=300)
+    parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "switch_grid.json"
+    results = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    done = {(r["loss"], r["neuron"], r["steps"], r["rule"], r["seed"], r["batches"]) for r in results["runs"]}
+    if not args.plot_only:
+        data = load_mnist(args.data_root)
+        grid = itertools.product(args.seeds, args.losses, args.neurons, args.steps, args.rules)
+        for seed, loss, neuron, steps, rule in grid:
+            key = (loss, neuron, steps, rule, seed, args.batches)
+            if key in done:
+                continue
+            record = run(data, loss, neuron, steps, rule, seed, args.batches, args.test_size)
+            names = ("loss", "neuron", "steps", "rule", "seed", "batches")
+            results["runs"].append(dict(zip(names, key, strict=True)) | record)
+            results["versions"] = {"torch": torch.__version__, "snntorch": snn.__version__, "package": st.__version__}
+            path.write_text(json.dumps(results, indent=1))
+            print(f"{loss:12s} {neuron:8s} T={steps:<3d} {rule:26s} seed {seed}: {100 * record['accuracy']:.1f} %")
+    rules = [rule for rule in RULES if any(r["rule"] == rule for r in results["runs"])]
+    summary = summarise(results["runs"])
+    (args.out / "switch_grid.md").write_text(table(summary, rules) + "\n")
+    plot(summary, rules, args.out / "switch_grid.png")
+
+
+if __name__ == "__main__":
+    main()

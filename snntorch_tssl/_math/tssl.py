@@ -1,0 +1,241 @@
+"""The TSSL-BP backward (sections 2 and 3 of the specification): sequence and single-step forms."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from snntorch_tssl._math.filters import psc_filter_forward, scan_in_place
+from snntorch_tssl._math.lif import reset_derivative, reset_removed, step_function
+from snntorch_tssl._math.tiling import as_matrix, scalar_like, split_tiles
+
+
+class TSSLOptions(NamedTuple):
+    """Options of the TSSL-BP rule (defaults: the paper's values)."""
+
+    tau_s: float = 3.0
+    max_inv_du: float = 8.0
+    warmup: bool = True
+    warmup_width: float = 0.2
+    reset_term: bool = True
+
+
+def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
+    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`.
+
+    With ``max_inv_du=inf`` the cap is the dtype's largest finite value, so silent steps stay
+    exactly 0 (never ``inf * 0 = NaN``).
+    """
+    if math.isinf(max_inv_du):
+        max_inv_du = torch.finfo(increment.dtype).max
+    inverse = increment.reciprocal().clamp_(min=0.0, max=max_inv_du)
+    return inverse.mul_(step_function(increment)).mul_(spike)
+
+
+def recursion_coefficient(
+    timing: Tensor, beta: Tensor | float, removed: Tensor, reset_grad: Tensor | float, reset_term: bool
+) -> Tensor:
+    r"""Coefficient :math:`c` of :math:`G[t] = m[t] g_s[t] + c[t] G[t+1]`.
+
+    .. math:: c[t] = \beta\, \frac{\partial \hat u[t]}{\partial u[t]}
+              + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
+
+    The second (intra-neuron, reset) term is dropped when ``reset_term`` is
+    False. For the "zero" reset this is the paper's recursion exactly. The
+    timing term :math:`m` (:func:`timing_factor`) is 0 wherever :math:`s` is,
+    so :math:`s\, m = m` is used. The result has ``timing``'s shape (a
+    broadcast view when it is constant).
+    """
+    coefficient = scalar_like(beta * reset_grad, timing)
+    if reset_term:
+        return torch.addcmul(coefficient, timing, removed * (1.0 - beta))
+    return coefficient.expand_as(timing)
+
+
+def warmup_surrogate(mem_shift: Tensor, width: float) -> Tensor:
+    r"""Warm-up spike derivative, a logistic density of width :math:`w`.
+
+    .. math:: \sigma'(u) = \frac{e^z}{w (1 + e^z)^2} = \frac{q (1 - q)}{w}, \qquad
+              z = \mathrm{clip}\Big(\frac{u - V}{w}, -8, 8\Big), \quad q = \frac{1}{1 + e^{|z|}}
+
+    The density is even in :math:`z`; taking the smaller logistic value :math:`q` keeps
+    :math:`q (1 - q)` accurate to a few rounding errors everywhere with one exponential.
+    """
+    q = mem_shift.abs().div_(-width).clamp_(min=-8.0).sigmoid_()
+    return torch.addcmul(q, q, q, value=-1).div_(width)
+
+
+def warmup_mask(psc: Tensor, tau_s: float) -> Tensor:
+    r"""Steps that take the warm-up value: :math:`a[t] < 1 / (4 \tau_s)`."""
+    return psc < 0.25 / tau_s
+
+
+def tssl_recursion(
+    drive: Tensor, coefficient: Tensor, initial: Tensor | None = None, *, out: Tensor | None = None
+) -> Tensor:
+    r"""Solve :math:`G[t] = b[t] + c[t]\, G[t+1]` in one reverse pass, :math:`G[T]` = ``initial`` (default 0).
+
+    ``coefficient`` has ``drive``'s shape (or broadcasts to it); ``out`` (optional) receives the
+    result, shaped like ``drive``. One fused multiply-add per step.
+    """
+    out = torch.empty_like(drive) if out is None else out
+    coefficient = coefficient.expand_as(drive)
+    state = initial
+    for t in range(drive.shape[0] - 1, -1, -1):
+        if state is None:
+            out[t].copy_(drive[t])
+        else:
+            torch.addcmul(drive[t], coefficient[t], state, out=out[t])
+        state = out[t]
+    return out
+
+
+def tssl_sequence_backward(
+    grad_spike: Tensor,
+    mem: Tensor,
+    spike: Tensor | None,
+    beta: Tensor | float,
+    threshold: Tensor | float,
+    reset_mechanism: str,
+    options: TSSLOptions,
+    grad_mem_after_reset: Tensor | None = None,
+    warm: Tensor | None = None,
+    *,
+    grad_current: Tensor | None = None,
+    synapse_decay: Tensor | float | None = None,
+) -> Tensor:
+    r"""TSSL-BP gradient of the loss with respect to the input current, O(T).
+
+    .. math::
+        G[t] &= m[t]\, g_s[t] + c[t]\, G[t+1], \qquad G[T] = 0 \\
+        \frac{\partial L}{\partial I[t]} &= \begin{cases}
+            \sigma'(u[t])\, g_s[t] & a[t] < 1/(4\tau_s) \text{ (warm-up)} \\
+            G[t] & \text{otherwise}\end{cases}
+
+    with :math:`m` from :func:`timing_factor`, :math:`c` from
+    :func:`recursion_coefficient` and :math:`a` the neuron's own output PSC
+    (rule's :math:`\tau_s`). A gradient on the membrane after reset, when
+    given, enters :math:`G` (and the warm-up value) through
+    :math:`\partial \hat u / \partial u`; ``grad_current``, a gradient that
+    reaches :math:`I` directly, is added to the result.
+
+    With ``synapse_decay`` :math:`\alpha` (the synapse of
+    :func:`lif_sequence_scan`), the result is the gradient with respect to the
+    synapse's input :math:`X` instead, through the transposed filter
+    :math:`g_X[t] = (1 - \alpha)\, g_I[t] + \alpha\, g_X[t+1]`, computed in the
+    same pass.
+
+    The sequence is processed in tiles of about :data:`~snntorch_tssl._math.tiling.CHUNK_ELEMENTS`
+    elements (blocks of neurons times chunks of time, last chunk first; see
+    :func:`~snntorch_tssl._math.tiling.split_tiles`): the element-wise terms are computed for a whole tile at
+    once and only the recursions step through time, so every temporary is
+    one tile large and the cost is one pass over T.
+
+    :param grad_spike: :math:`g_s = \partial L / \partial s`, ``[T, ...]``
+    :param mem: membrane before reset :math:`u`, ``[T, ...]``
+    :param spike: spikes :math:`s` (0/1, floating or bool), ``[T, ...]``; None recomputes them
+        exactly as :math:`\mathbb{1}[u > V]`, which saves storing them
+    :param warm: the boolean warm-up mask (:func:`warmup_mask` of the spikes' PSC), if
+        already known (for example from :func:`lif_sequence_scan`)
+    :return: :math:`\partial L / \partial I` (or :math:`\partial L / \partial X`), ``[T, ...]``
+    """
+    shape = mem.shape
+    mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current = map(
+        as_matrix, (mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current)
+    )
+    if options.warmup and warm is None:
+        spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
+        warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
+    grad_input = mem.new_empty(mem.shape)
+    beta, threshold = scalar_like(beta, mem), scalar_like(threshold, mem)
+    if synapse_decay is not None:
+        alpha, gain = scalar_like(synapse_decay, mem), scalar_like(1.0 - synapse_decay, mem)
+    tiling = split_tiles(mem, reverse=True)
+    for block in tiling.blocks:
+        recursion_carry = filter_carry = None
+        for start, end in tiling.chunks:
+            first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
+            window = mem[first:end, block]
+            if spike is None:
+                spike_window = torch.gt(window, threshold, out=torch.empty_like(window))
+            else:
+                spike_window = spike[first:end, block].to(mem.dtype)
+            removed_window = reset_removed(window, spike_window, threshold, reset_mechanism)
+            u, s, g = mem[start:end, block], spike_window[start - first :], grad_spike[start:end, block]
+            removed = removed_window[start - first :]
+            previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
+            increment = u - previous if start > 0 else torch.cat((u[:1], u[1:] - previous))
+            reset_grad = reset_derivative(s, reset_mechanism)
+            timing = timing_factor(s, increment, options.max_inv_du)
+            coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
+            drive = timing.mul_(g)
+            direct = None
+            if grad_mem_after_reset is not None:
+                direct = grad_mem_after_reset[start:end, block] * reset_grad
+                drive = drive.add_(direct)
+            result = grad_input[start:end, block]
+            tssl_recursion(drive, coefficient, recursion_carry, out=result)
+            recursion_carry = result[0].clone()
+            if options.warmup:
+                warm_value = warmup_surrogate(u - threshold, options.warmup_width).mul_(g)
+                if direct is not None:
+                    warm_value = warm_value.add_(direct)
+                # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
+                # and bool converts to floating point several times slower than uint8 does.
+                weights = torch.empty_like(u).copy_(warm[start:end, block].view(torch.uint8))
+                torch.lerp(result, warm_value, weights, out=result)
+            if grad_current is not None:
+                result.add_(grad_current[start:end, block])
+            if synapse_decay is not None:
+                filter_carry = scan_in_place(result.mul_(gain), alpha, filter_carry, reverse=True)
+    return grad_input.view(shape)
+
+
+def warmup_weight(psc: Tensor, tau_s: float) -> Tensor:
+    r""":func:`warmup_mask` as 0/1 in the PSC's dtype: :math:`\mathbb{1}[a[t] < 1 / (4 \tau_s)]`."""
+    return torch.sign(0.25 / tau_s - psc).clamp_(min=0)
+
+
+def tssl_step_backward(
+    grad_spike: Tensor | None,
+    grad_next: Tensor | None,
+    direct: Tensor,
+    timing: Tensor,
+    coefficient: Tensor,
+    warm: Tensor | None,
+    warm_surrogate: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    r"""One reverse step of :func:`tssl_sequence_backward`.
+
+    .. math::
+        G[t] = m[t]\, g_s[t] + d[t] + c[t]\, G[t+1], \qquad
+        \frac{\partial L}{\partial I[t]} = \begin{cases}
+            \sigma'(u[t])\, g_s[t] + d[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
+
+    ``None`` stands for a zero :math:`g_s[t]` or :math:`G[t+1]`; :math:`d` is
+    a gradient that reaches the membrane directly (for example a membrane
+    loss). ``warm`` is the 0/1 :func:`warmup_weight` and ``warm_surrogate``
+    the product ``warm * sigma'``; both are None when warm-up is off. (The
+    0/1 blend is exact for finite values.)
+
+    :return: ``(dL/dI[t], G[t])``
+    """
+    recursion = direct if grad_spike is None else timing * grad_spike + direct
+    if grad_next is not None:
+        recursion = recursion + coefficient * grad_next
+    if warm is None:
+        return recursion, recursion
+    warm_value = warm * direct if grad_spike is None else warm_surrogate * grad_spike + warm * direct
+    return warm_value + (1.0 - warm) * recursion, recursion
+
+
+def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> Tensor:
+    r"""What the rule uses in place of :math:`\partial s / \partial u` at one step.
+
+    The warm-up surrogate :math:`\sigma'` on warm-up steps, else the timing term :math:`m`
+    (``warm``, ``warm_surrogate`` as in :func:`tssl_step_backward`).
+    """
+    return timing if warm is None else warm_surrogate + (1.0 - warm) * timing

@@ -1,0 +1,72 @@
+"""TSSL-BP's sequence path: a synapse + LIF neuron over a whole sequence, with the O(T) backward in one pass."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from snntorch_tssl import _math
+
+
+class _TSSLSequence(torch.autograd.Function):
+    """Synapse and LIF over a whole sequence in one pass; backward is the O(T) TSSL-BP rule followed by
+    the synapse's transposed filter, also in one pass.
+
+    Saved for the backward: the membrane before reset and, with warm-up, the
+    warm-up mask as booleans. The spikes are recomputed from the membrane
+    (:math:`s = 1[u > V]`), which is exact and cheaper than storing them; the
+    synaptic current is not needed.
+    """
+
+    @staticmethod
+    def forward(ctx, input_, alpha, beta, threshold, reset_mechanism, options, output):
+        needs_grad = ctx.needs_input_grad[0]
+        scan = _math.lif_sequence_scan(
+            input_,
+            beta,
+            threshold,
+            reset_mechanism,
+            synapse_decay=alpha,
+            keep_syn=output,
+            keep_mem_after_reset=output,
+            warmup_tau_s=options.tau_s if options.warmup and needs_grad else None,
+        )
+        if needs_grad:
+            ctx.save_for_backward(scan.mem, scan.warmup, alpha, beta, threshold)
+        ctx.reset_mechanism = reset_mechanism
+        ctx.options = options
+        ctx.set_materialize_grads(False)
+        return scan.spike, scan.syn, scan.mem_after_reset
+
+    @staticmethod
+    def backward(ctx, grad_spike, grad_syn, grad_mem_after_reset):
+        mem, warm, alpha, beta, threshold = ctx.saved_tensors
+        if grad_spike is None:
+            grad_spike = torch.zeros_like(mem)
+        grad_input = _math.tssl_sequence_backward(
+            grad_spike,
+            mem,
+            None,
+            beta,
+            threshold,
+            ctx.reset_mechanism,
+            ctx.options,
+            grad_mem_after_reset,
+            warm=warm,
+            grad_current=grad_syn,
+            synapse_decay=alpha,
+        )
+        return grad_input, None, None, None, None, None, None
+
+
+def tssl_sequence_forward(
+    input_: Tensor, neuron: _math.LIFParameters, options: _math.TSSLOptions, *, output: bool, backend: str = "torch"
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    r"""Run ``neuron`` over the time-first ``input_`` with the TSSL-BP backward (one autograd node).
+
+    :return: ``(spk, syn, mem)``: spikes, and with ``output`` the synaptic current and the membrane
+        after reset (else None)
+    """
+    return _TSSLSequence.apply(
+        input_, neuron.alpha, neuron.beta, neuron.threshold, neuron.reset_mechanism, options, output
+    )
