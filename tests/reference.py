@@ -166,17 +166,18 @@ def plain_lif(current: torch.Tensor, beta, threshold, reset: str):
 
 
 def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options, grad_mem_after_reset=None):
+    """dL/dI = (warm-up value or G) + H: the spike-timing stream G and, for a gradient on the membrane after
+    reset, the plain membrane stream H[t] = (du_hat/du)[t] (g_hat[t] + beta H[t+1])."""
     removed = plain_removed(mem, spike, threshold, reset)
-    reset_grad = 1.0 - spike if reset == "zero" else 1.0
+    reset_grad = 1.0 - spike if reset == "zero" else torch.ones_like(mem)
     after = mem - removed
     increment = mem - torch.cat([torch.zeros_like(mem[:1]), after[:-1]])
     inverse = torch.clamp(increment.reciprocal(), max=options.max_inv_du)
     timing = torch.where(increment > 0, inverse, torch.zeros_like(increment)) * spike
-    coefficient = beta * reset_grad + torch.zeros_like(timing)
+    coefficient = beta * reset_grad
     if options.reset_term:
         coefficient = coefficient + spike * timing * (1.0 - beta) * removed
-    direct = torch.zeros_like(mem) if grad_mem_after_reset is None else grad_mem_after_reset * reset_grad
-    drive = timing * grad_spike + direct
+    drive = timing * grad_spike
     grad = torch.empty_like(drive)
     state = torch.zeros_like(drive[0])
     for t in range(drive.shape[0] - 1, -1, -1):
@@ -185,8 +186,13 @@ def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options,
     if options.warmup:
         warm = plain_scan(spike, 1.0 - 1.0 / options.tau_s) < 0.25 / options.tau_s
         z = torch.clamp((mem - threshold) / options.warmup_width, -8.0, 8.0)
-        warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike + direct
+        warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike
         grad = torch.where(warm, warm_value, grad)
+    if grad_mem_after_reset is not None:
+        membrane = torch.zeros_like(mem[0])
+        for t in range(mem.shape[0] - 1, -1, -1):
+            membrane = reset_grad[t] * (grad_mem_after_reset[t] + beta * membrane)
+            grad[t] = grad[t] + membrane
     return grad
 
 

@@ -14,6 +14,16 @@ def scalar_like(value: Tensor | float, like: Tensor) -> Tensor:
     return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
 
+def per_neuron(value: Tensor | float, like: Tensor, neuron_shape: torch.Size) -> Tensor:
+    """A constant of the neurons as ``like``'s dtype and device: a 0-dim tensor if it is a scalar, else
+    flattened to ``[N]`` after broadcasting to ``neuron_shape`` (to index with a block of
+    :func:`split_tiles`)."""
+    value = scalar_like(value, like)
+    if value.dim() == 0:
+        return value
+    return value.expand(neuron_shape).reshape(-1)
+
+
 #: Elements per tile of the sequence passes on CPU: the per-tile temporaries stay cache-sized.
 CHUNK_ELEMENTS = 1 << 16
 #: Elements per tile on other devices (GPUs), where fewer, larger kernels are what counts.

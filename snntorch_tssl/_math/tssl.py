@@ -10,7 +10,7 @@ from torch import Tensor
 
 from snntorch_tssl._math.filters import psc_filter_forward, scan_in_place
 from snntorch_tssl._math.lif import reset_derivative, reset_removed, step_function
-from snntorch_tssl._math.tiling import as_matrix, scalar_like, split_tiles
+from snntorch_tssl._math.tiling import as_matrix, per_neuron, scalar_like, split_tiles
 
 
 class TSSLOptions(NamedTuple):
@@ -117,10 +117,23 @@ def tssl_sequence_backward(
 
     with :math:`m` from :func:`timing_factor`, :math:`c` from
     :func:`recursion_coefficient` and :math:`a` the neuron's own output PSC
-    (rule's :math:`\tau_s`). A gradient on the membrane after reset, when
-    given, enters :math:`G` (and the warm-up value) through
-    :math:`\partial \hat u / \partial u`; ``grad_current``, a gradient that
-    reaches :math:`I` directly, is added to the result.
+    (rule's :math:`\tau_s`).
+
+    A gradient :math:`\hat g` on the membrane after reset (a membrane loss),
+    when given, is a second stream beside the spike-timing one: plain
+    backpropagation through the leak, with the reset's derivative
+    :math:`\partial \hat u / \partial u` and the spikes held constant,
+
+    .. math::
+        H[t] = \frac{\partial \hat u[t]}{\partial u[t]} \big(\hat g[t] + \beta H[t+1]\big),
+        \qquad H[T] = 0,
+
+    added to the result; warm-up and the reset term act on the timing stream
+    only. ``grad_current``, a gradient that reaches :math:`I` directly, is
+    added too.
+
+    ``beta`` and ``threshold`` are scalars or tensors broadcastable to one
+    step ``mem[0]`` (per-neuron constants).
 
     With ``synapse_decay`` :math:`\alpha` (the synapse of
     :func:`lif_sequence_scan`), the result is the gradient with respect to the
@@ -150,12 +163,13 @@ def tssl_sequence_backward(
         spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
         warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
     grad_input = mem.new_empty(mem.shape)
-    beta, threshold = scalar_like(beta, mem), scalar_like(threshold, mem)
+    beta_all, threshold_all = per_neuron(beta, mem, shape[1:]), per_neuron(threshold, mem, shape[1:])
     if synapse_decay is not None:
         alpha, gain = scalar_like(synapse_decay, mem), scalar_like(1.0 - synapse_decay, mem)
     tiling = split_tiles(mem, reverse=True)
     for block in tiling.blocks:
-        recursion_carry = filter_carry = None
+        beta, threshold = (value if value.dim() == 0 else value[block] for value in (beta_all, threshold_all))
+        recursion_carry = membrane_carry = filter_carry = None
         for start, end in tiling.chunks:
             first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
             window = mem[first:end, block]
@@ -171,22 +185,21 @@ def tssl_sequence_backward(
             reset_grad = reset_derivative(s, reset_mechanism)
             timing = timing_factor(s, increment, options.max_inv_du)
             coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
-            drive = timing.mul_(g)
-            direct = None
-            if grad_mem_after_reset is not None:
-                direct = grad_mem_after_reset[start:end, block] * reset_grad
-                drive = drive.add_(direct)
             result = grad_input[start:end, block]
-            tssl_recursion(drive, coefficient, recursion_carry, out=result)
+            tssl_recursion(timing.mul_(g), coefficient, recursion_carry, out=result)
             recursion_carry = result[0].clone()
             if options.warmup:
                 warm_value = warmup_surrogate(u - threshold, options.warmup_width).mul_(g)
-                if direct is not None:
-                    warm_value = warm_value.add_(direct)
                 # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
                 # and bool converts to floating point several times slower than uint8 does.
                 weights = torch.empty_like(u).copy_(warm[start:end, block].view(torch.uint8))
                 torch.lerp(result, warm_value, weights, out=result)
+            if grad_mem_after_reset is not None:  # the membrane stream H, its own recursion
+                membrane = tssl_recursion(
+                    grad_mem_after_reset[start:end, block] * reset_grad, beta * reset_grad, membrane_carry
+                )
+                membrane_carry = membrane[0]
+                result.add_(membrane)
             if grad_current is not None:
                 result.add_(grad_current[start:end, block])
             if synapse_decay is not None:
@@ -202,34 +215,37 @@ def warmup_weight(psc: Tensor, tau_s: float) -> Tensor:
 def tssl_step_backward(
     grad_spike: Tensor | None,
     grad_next: Tensor | None,
+    membrane_next: Tensor | None,
     direct: Tensor,
     timing: Tensor,
     coefficient: Tensor,
+    leak: Tensor,
     warm: Tensor | None,
     warm_surrogate: Tensor | None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     r"""One reverse step of :func:`tssl_sequence_backward`.
 
     .. math::
-        G[t] = m[t]\, g_s[t] + d[t] + c[t]\, G[t+1], \qquad
-        \frac{\partial L}{\partial I[t]} = \begin{cases}
-            \sigma'(u[t])\, g_s[t] + d[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
+        G[t] = m[t]\, g_s[t] + c[t]\, G[t+1], \qquad H[t] = d[t] + \ell[t]\, H[t+1], \\
+        \frac{\partial L}{\partial I[t]} = H[t] + \begin{cases}
+            \sigma'(u[t])\, g_s[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
 
-    ``None`` stands for a zero :math:`g_s[t]` or :math:`G[t+1]`; :math:`d` is
-    a gradient that reaches the membrane directly (for example a membrane
-    loss). ``warm`` is the 0/1 :func:`warmup_weight` and ``warm_surrogate``
-    the product ``warm * sigma'``; both are None when warm-up is off. (The
-    0/1 blend is exact for finite values.)
+    ``None`` stands for a zero :math:`g_s[t]`, :math:`G[t+1]` or :math:`H[t+1]`; :math:`d` is a
+    gradient that reaches the membrane directly (for example a membrane loss) and
+    :math:`\ell = \beta\, \partial \hat u / \partial u` the plain leak of the membrane stream.
+    ``warm`` is the 0/1 :func:`warmup_weight` and ``warm_surrogate`` the product
+    ``warm * sigma'``; both are None when warm-up is off. (The 0/1 blend is exact for finite values.)
 
-    :return: ``(dL/dI[t], G[t])``
+    :return: ``(dL/dI[t], G[t], H[t])``
     """
-    recursion = direct if grad_spike is None else timing * grad_spike + direct
+    recursion = torch.zeros_like(direct) if grad_spike is None else timing * grad_spike
     if grad_next is not None:
         recursion = recursion + coefficient * grad_next
+    membrane = direct if membrane_next is None else direct + leak * membrane_next
     if warm is None:
-        return recursion, recursion
-    warm_value = warm * direct if grad_spike is None else warm_surrogate * grad_spike + warm * direct
-    return warm_value + (1.0 - warm) * recursion, recursion
+        return recursion + membrane, recursion, membrane
+    warm_value = warm * 0.0 if grad_spike is None else warm_surrogate * grad_spike
+    return warm_value + (1.0 - warm) * recursion + membrane, recursion, membrane
 
 
 def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> Tensor:

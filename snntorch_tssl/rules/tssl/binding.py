@@ -39,25 +39,48 @@ def _heaviside(mem_shift: Tensor) -> Tensor:
 class _Step:
     """What one neuron's TSSL-BP backward needs about one time step."""
 
-    __slots__ = ("timing", "coefficient", "warm", "warm_surrogate", "next", "grad_spike", "grad_recursion")
+    __slots__ = (
+        "timing",
+        "coefficient",
+        "leak",
+        "warm",
+        "warm_surrogate",
+        "next",
+        "grad_spike",
+        "grad_recursion",
+        "grad_membrane",
+    )
 
-    def __init__(self, timing: Tensor, coefficient: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> None:
+    def __init__(
+        self, timing: Tensor, coefficient: Tensor, leak: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None
+    ) -> None:
         self.timing = timing
         self.coefficient = coefficient
+        self.leak = leak
         self.warm = warm
         self.warm_surrogate = warm_surrogate
         self.next: _Step | None = None
         self.grad_spike: Tensor | None = None
         self.grad_recursion: Tensor | None = None
+        self.grad_membrane: Tensor | None = None
 
     def membrane_hook(self, direct: Tensor) -> Tensor:
         """Gradient hook of :math:`u[t]`: return :math:`\\partial L/\\partial I[t]`, keep :math:`G[t]`."""
         grad_spike, self.grad_spike = self.grad_spike, None
-        grad_next = None
+        grad_next = membrane_next = None
         if self.next is not None:
             grad_next, self.next.grad_recursion = self.next.grad_recursion, None
-        grad_current, self.grad_recursion = _math.tssl_step_backward(
-            grad_spike, grad_next, direct, self.timing, self.coefficient, self.warm, self.warm_surrogate
+            membrane_next, self.next.grad_membrane = self.next.grad_membrane, None
+        grad_current, self.grad_recursion, self.grad_membrane = _math.tssl_step_backward(
+            grad_spike,
+            grad_next,
+            membrane_next,
+            direct,
+            self.timing,
+            self.coefficient,
+            self.leak,
+            self.warm,
+            self.warm_surrogate,
         )
         return grad_current
 
@@ -167,6 +190,7 @@ class NeuronBinding:
         removed = _math.reset_removed(mem_value, spike, threshold, owner.reset_mechanism)
         reset_grad = _math.reset_derivative(spike, owner.reset_mechanism)
         coefficient = _math.recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
+        leak = beta * reset_grad
         psc = torch.zeros_like(spike) if self.psc is None else self.psc
         self.psc = _math.psc_step(psc, spike, options.tau_s)
         warm = warm_surrogate = None
@@ -178,7 +202,7 @@ class NeuronBinding:
         if not (mem_shift.requires_grad and torch.is_grad_enabled()):
             self.previous = None
             return spike
-        step = _Step(timing, coefficient, warm, warm_surrogate)
+        step = _Step(timing, coefficient, leak, warm, warm_surrogate)
         if self.previous is not None:
             self.previous.next = step
         self.previous = step
