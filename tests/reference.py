@@ -59,13 +59,18 @@ def tssl_neuron_backward(
     warmup: bool = True,
     width: float = 0.2,
     reset_term: bool = True,
+    grad_mem: list[float] | None = None,
 ) -> list[float]:
-    """Sections 2 and 3 of the spec, one neuron, explicit case analysis."""
+    """Sections 2 and 3 of the spec, one neuron, explicit case analysis.
+
+    ``grad_mem``: a gradient on the membrane u[t] itself (a membrane loss), carried back through the
+    plain leak beta * (du_hat/du) and added to dL/dI (the membrane stream H).
+    """
     beta = 1.0 - 1.0 / tau_m
     n = len(us)
     a = psc(ss, tau_s)
     grad_i = [0.0] * n
-    g_next = 0.0
+    g_next = h_next = 0.0
     for t in range(n - 1, -1, -1):
         s, u, du = ss[t], us[t], dus[t]
         m = s * min(1.0 / du, max_inv_du) if du > 0 else 0.0
@@ -77,13 +82,35 @@ def tssl_neuron_backward(
             d_reset, rho = 1.0, 0.0
         c = beta * d_reset + (s * m * (1.0 - beta) * rho if reset_term else 0.0)
         g = m * grad_s[t] + c * g_next
+        h = (0.0 if grad_mem is None else grad_mem[t]) + beta * d_reset * h_next
         if warmup and a[t] < 1.0 / (4.0 * tau_s):
             z = min(max((u - threshold) / width, -8.0), 8.0)
-            grad_i[t] = math.exp(z) / (width * (1.0 + math.exp(z)) ** 2) * grad_s[t]
+            grad_i[t] = math.exp(z) / (width * (1.0 + math.exp(z)) ** 2) * grad_s[t] + h
         else:
-            grad_i[t] = g
-        g_next = g
+            grad_i[t] = g + h
+        g_next, h_next = g, h
     return grad_i
+
+
+def stock_lapicque_neuron(current: list[float], gain: float, leak: float, threshold: float, reset: str):
+    """snnTorch 1.0's snn.Lapicque, one neuron: u[t] = gain I[t] + leak u[t-1] with its reset (by the
+    spike of the membrane handed in, r; "zero" zeroes the whole update). Returns u, du, s as
+    :func:`stock_leaky_neuron`."""
+    handed, us, dus, ss = 0.0, [], [], []
+    for i in current:
+        r = 1.0 if handed > threshold else 0.0
+        base = gain * i + leak * handed
+        if reset == "zero":
+            after_reset, u = handed * (1.0 - r), base * (1.0 - r)
+        elif reset == "subtract":
+            after_reset, u = handed - r * threshold, base - r * threshold
+        else:
+            after_reset, u = handed, base
+        us.append(u)
+        dus.append(u - after_reset)
+        ss.append(1.0 if u > threshold else 0.0)
+        handed = u
+    return us, dus, ss
 
 
 def per_neuron(fn, *tensors: torch.Tensor, **kwargs) -> torch.Tensor:

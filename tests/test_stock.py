@@ -138,7 +138,7 @@ def test_stock_synaptic_matches_slow_reference(reset, reset_delay, init_hidden):
     def one(column_i, column_g):
         us, dus, ss = stock_leaky_neuron(column_i, beta, threshold, reset, reset_delay, drop_input=drop)
         grad_u = tssl_neuron_backward(
-            column_g, us, dus, ss, tau_m=1 / (1 - beta), tau_s=3.0, threshold=threshold, reset=reset
+            column_g, us, dus, ss, tau_m=1 / (1 - beta), tau_s=1 / (1 - alpha), threshold=threshold, reset=reset
         )
         return [g * (1.0 - (ss[t - 1] if t > 0 and drop else 0.0)) for t, g in enumerate(grad_u)]
 
@@ -444,23 +444,16 @@ def test_recurrent_neurons_with_silent_feedback_equal_their_plain_versions():
     assert syn.recurrent.weight.grad.abs().sum() > 0
 
 
-def test_unsupported_neurons_and_bare_calls_raise_clear_errors():
-    with pytest.raises(NotImplementedError, match="snn.Alpha"):
-        snn.Alpha(alpha=0.9, beta=0.8, spike_grad=tssl())
-    with pytest.raises(NotImplementedError, match="snn.Lapicque"):
-        snn.Lapicque(beta=0.9, spike_grad=tssl())
-    with pytest.warns(UserWarning, match="Inhibition"):
-        lif = snn.Leaky(beta=0.9, inhibition=True, spike_grad=tssl())
-    with pytest.raises(NotImplementedError, match="inhibition"):
-        lif(torch.rand(2, 3), lif.reset_mem())
-    lif = snn.Leaky(beta=0.9, state_quant=lambda mem: mem, spike_grad=tssl())
-    with pytest.raises(NotImplementedError, match="state_quant"):
-        lif(torch.rand(2, 3), lif.reset_mem())
-    with pytest.raises(RuntimeError, match="spike_grad for a neuron.*snn.Leaky"):
-        tssl()(torch.rand(3))
-    lif = snn.Leaky(beta=0.9, spike_grad=tssl())
-    with pytest.raises(RuntimeError, match="spike_grad for a neuron"):
-        lif.spike_grad(torch.rand(3))
+def test_bare_call_is_a_per_step_surrogate_with_a_warning():
+    """Outside a neuron's step the rule has no membrane trajectory: Heaviside forward, sigma' backward."""
+    x = torch.tensor([-0.5, 0.0, 0.3], requires_grad=True)
+    with pytest.warns(UserWarning, match="outside a neuron's step"):
+        spk = tssl(warmup_width=0.5)(x)
+    assert torch.equal(spk, torch.tensor([0.0, 0.0, 1.0]))
+    spk.sum().backward()
+    z = x.detach() / 0.5
+    torch.testing.assert_close(x.grad, torch.sigmoid(z) * torch.sigmoid(-z) / 0.5)
+    assert torch.equal(tssl()(x.detach()), spk.detach())  # no gradient wanted: no warning either
 
 
 def leaky_mlp(spike_grad_factory) -> nn.Sequential:

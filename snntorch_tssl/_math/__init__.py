@@ -20,7 +20,6 @@ from snntorch_tssl._math.filters import (
     psc_filter,
     psc_filter_forward,
     psc_filter_transpose,
-    psc_step,
 )
 from snntorch_tssl._math.lif import (
     RESET_MECHANISMS,
@@ -40,11 +39,9 @@ from snntorch_tssl._math.tssl import (
     timing_factor,
     tssl_recursion,
     tssl_sequence_backward,
-    tssl_spike_derivative,
     tssl_step_backward,
     warmup_mask,
     warmup_surrogate,
-    warmup_weight,
 )
 
 __all__ = [
@@ -62,7 +59,6 @@ __all__ = [
     "psc_filter",
     "psc_filter_forward",
     "psc_filter_transpose",
-    "psc_step",
     "recursion_coefficient",
     "reset_derivative",
     "reset_removed",
@@ -71,9 +67,7 @@ __all__ = [
     "timing_factor",
     "tssl_recursion",
     "tssl_sequence_backward",
-    "tssl_spike_derivative",
     "tssl_step_backward",
     "warmup_mask",
     "warmup_surrogate",
-    "warmup_weight",
 ]

@@ -84,9 +84,3 @@ def psc_filter(x: Tensor, tau_s: float) -> Tensor:
     so no ``T x T`` matrix is ever built.
     """
     return exponential_filter(x, 1.0 - 1.0 / tau_s)
-
-
-def psc_step(psc: Tensor, spike: Tensor, tau_s: float) -> Tensor:
-    r"""One step of :func:`psc_filter_forward`: :math:`a[t] = a[t-1] + (s[t] - a[t-1]) / \tau_s`."""
-    decay = 1.0 - 1.0 / tau_s
-    return psc * decay + spike * (1.0 - decay)

@@ -84,7 +84,7 @@ def lif_sequence_scan(
     synapse_decay: Tensor | float | None = None,
     keep_syn: bool = False,
     keep_mem_after_reset: bool = False,
-    warmup_tau_s: float | None = None,
+    warmup_tau_s: float | Tensor | None = None,
 ) -> LIFScan:
     r"""One fused pass over time: the LIF forward of :func:`lif_sequence_forward` and, on request,
     the synapse in front of it, the membrane after reset :math:`\hat u` and the warm-up mask of the
@@ -92,9 +92,9 @@ def lif_sequence_scan(
 
     With ``synapse_decay`` :math:`\alpha`, ``current`` is the synapse's input :math:`X` and the
     neuron is driven by :math:`I[t] = \alpha I[t-1] + (1 - \alpha) X[t]` (kept as ``syn`` with
-    ``keep_syn``). With ``warmup_tau_s`` the loop also runs the PSC filter of the spikes and stores
-    :func:`~snntorch_tssl._math.tssl.warmup_mask` as booleans (one byte per element), which is all
-    the TSSL-BP backward needs of it.
+    ``keep_syn``). With ``warmup_tau_s`` (a number, or a 0-dim tensor) the loop also runs the PSC
+    filter of the spikes and stores :func:`~snntorch_tssl._math.tssl.warmup_mask` as booleans (one
+    byte per element), which is all the TSSL-BP backward needs of it.
 
     Every step writes straight into preallocated ``[T, ...]`` results, so the only temporaries are
     one tile large (:func:`~snntorch_tssl._math.tiling.split_tiles`). Each term is computed with the
@@ -116,6 +116,8 @@ def lif_sequence_scan(
     if warm is not None:
         psc_decay = 1.0 - 1.0 / warmup_tau_s
         psc_gain, psc_decay = 1.0 - psc_decay, scalar_like(psc_decay, x)
+        if isinstance(psc_gain, Tensor):  # a time constant given as a 0-dim tensor (read on the device)
+            psc_gain = scalar_like(psc_gain, x)
         warm_below = scalar_like(0.25 / warmup_tau_s, x)
         psc_tile = x.new_empty((tiling.steps, tiling.width))
     for block in tiling.blocks:
@@ -142,7 +144,11 @@ def lif_sequence_scan(
                     torch.addcmul(u, *((u, s) if reset_mechanism == "zero" else (s, threshold)), value=-1, out=after)
                 if warm is not None:
                     psc = torch.mul(psc, psc_decay, out=product)
-                    psc = torch.add(psc, s, alpha=psc_gain, out=psc_tile[t - start, :width])
+                    psc_out = psc_tile[t - start, :width]
+                    if isinstance(psc_gain, Tensor):
+                        psc = torch.addcmul(psc, s, psc_gain, out=psc_out)
+                    else:
+                        psc = torch.add(psc, s, alpha=psc_gain, out=psc_out)
             if synapse_decay is not None and not keep_syn:
                 syn = syn_carry.copy_(syn)  # the tile buffer is refilled next
             if warm is not None:  # warmup_mask of the tile: compare in floating point, store as bool

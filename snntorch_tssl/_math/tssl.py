@@ -14,9 +14,13 @@ from snntorch_tssl._math.tiling import as_matrix, per_neuron, scalar_like, split
 
 
 class TSSLOptions(NamedTuple):
-    """Options of the TSSL-BP rule (defaults: the paper's values)."""
+    """Options of the TSSL-BP rule (defaults: the paper's values).
 
-    tau_s: float = 3.0
+    ``tau_s`` is None in a rule built without one (the neuron gives its own); the functions of this
+    package that take options need it resolved to a number.
+    """
+
+    tau_s: float | None = 3.0
     max_inv_du: float = 8.0
     warmup: bool = True
     warmup_width: float = 0.2
@@ -207,51 +211,54 @@ def tssl_sequence_backward(
     return grad_input.view(shape)
 
 
-def warmup_weight(psc: Tensor, tau_s: float) -> Tensor:
-    r""":func:`warmup_mask` as 0/1 in the PSC's dtype: :math:`\mathbb{1}[a[t] < 1 / (4 \tau_s)]`."""
-    return torch.sign(0.25 / tau_s - psc).clamp_(min=0)
-
-
 def tssl_step_backward(
     grad_spike: Tensor | None,
     grad_next: Tensor | None,
-    membrane_next: Tensor | None,
-    direct: Tensor,
-    timing: Tensor,
-    coefficient: Tensor,
-    leak: Tensor,
+    membrane: Tensor | None,
+    mem: Tensor,
+    previous: Tensor,
+    spike: Tensor,
     warm: Tensor | None,
-    warm_surrogate: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    r"""One reverse step of :func:`tssl_sequence_backward`.
+    leak: Tensor | float,
+    threshold: Tensor | float,
+    reset_mechanism: str,
+    options: TSSLOptions,
+) -> tuple[Tensor | None, Tensor | None, Tensor]:
+    r"""One reverse step of the TSSL-BP backward inside a stock neuron (section 3 of the specification).
 
     .. math::
-        G[t] = m[t]\, g_s[t] + c[t]\, G[t+1], \qquad H[t] = d[t] + \ell[t]\, H[t+1], \\
-        \frac{\partial L}{\partial I[t]} = H[t] + \begin{cases}
-            \sigma'(u[t])\, g_s[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
+        G[t] &= m[t]\, g_s[t] + c[t]\, G[t+1], \qquad
+        m[t] = s[t] \min(1 / (u[t] - \hat u[t-1]), m_{max}), \\
+        c[t] &= \ell\, \frac{\partial \hat u[t]}{\partial u[t]} + s[t]\, m[t]\, (1 - \ell)\, \rho[t], \\
+        \frac{\partial L}{\partial I[t]} &= H[t] + \begin{cases}
+            \sigma'(u[t] - V)\, g_s[t] & \text{warm-up step} \\ G[t] & \text{otherwise}\end{cases}
 
-    ``None`` stands for a zero :math:`g_s[t]`, :math:`G[t+1]` or :math:`H[t+1]`; :math:`d` is a
-    gradient that reaches the membrane directly (for example a membrane loss) and
-    :math:`\ell = \beta\, \partial \hat u / \partial u` the plain leak of the membrane stream.
-    ``warm`` is the 0/1 :func:`warmup_weight` and ``warm_surrogate`` the product
-    ``warm * sigma'``; both are None when warm-up is off. (The 0/1 blend is exact for finite values.)
+    with :math:`\ell` the membrane's leak, :math:`\rho` what the reset removes and :math:`H[t]` the
+    membrane stream (the gradient that reaches the membrane itself, e.g. from a membrane loss,
+    already carried back through the leak). ``None`` stands for a zero :math:`g_s[t]`,
+    :math:`G[t+1]` or :math:`H[t]`. ``warm`` is the 0/1 warm-up mask (None: warm-up off).
 
-    :return: ``(dL/dI[t], G[t], H[t])``
+    :param previous: the membrane after reset of the step before, :math:`\hat u[t-1]`
+    :return: ``(dL/dI[t], G[t], d)``: ``d`` is what the rule uses for :math:`\partial s / \partial u`
+        at this step (:math:`\sigma'` on warm-up steps, else :math:`m`); ``dL/dI`` and ``G`` are None
+        when every gradient is
     """
-    recursion = torch.zeros_like(direct) if grad_spike is None else timing * grad_spike
+    timing = timing_factor(spike, mem - previous, options.max_inv_du)
+    recursion = None if grad_spike is None else timing * grad_spike
     if grad_next is not None:
-        recursion = recursion + coefficient * grad_next
-    membrane = direct if membrane_next is None else direct + leak * membrane_next
-    if warm is None:
-        return recursion + membrane, recursion, membrane
-    warm_value = warm * 0.0 if grad_spike is None else warm_surrogate * grad_spike
-    return warm_value + (1.0 - warm) * recursion + membrane, recursion, membrane
-
-
-def tssl_spike_derivative(timing: Tensor, warm: Tensor | None, warm_surrogate: Tensor | None) -> Tensor:
-    r"""What the rule uses in place of :math:`\partial s / \partial u` at one step.
-
-    The warm-up surrogate :math:`\sigma'` on warm-up steps, else the timing term :math:`m`
-    (``warm``, ``warm_surrogate`` as in :func:`tssl_step_backward`).
-    """
-    return timing if warm is None else warm_surrogate + (1.0 - warm) * timing
+        removed = reset_removed(mem, spike, threshold, reset_mechanism)
+        coefficient = recursion_coefficient(
+            timing, leak, removed, reset_derivative(spike, reset_mechanism), options.reset_term
+        )
+        recursion = coefficient * grad_next if recursion is None else torch.addcmul(recursion, coefficient, grad_next)
+    derivative = timing
+    result = recursion
+    if warm is not None:
+        surrogate = warmup_surrogate(mem - threshold, options.warmup_width)
+        derivative = torch.lerp(timing, surrogate, warm)
+        if grad_spike is not None or recursion is not None:
+            warm_value = surrogate * grad_spike if grad_spike is not None else torch.zeros_like(mem)
+            result = torch.lerp(torch.zeros_like(mem) if recursion is None else recursion, warm_value, warm)
+    if membrane is not None:
+        result = membrane if result is None else result + membrane
+    return result, recursion, derivative

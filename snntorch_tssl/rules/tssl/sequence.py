@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from snntorch_tssl import _math
+from snntorch_tssl.rules.tssl.binding import first_derivative_only
 
 
 class _TSSLSequence(torch.autograd.Function):
@@ -39,6 +40,7 @@ class _TSSLSequence(torch.autograd.Function):
         return scan.spike, scan.syn, scan.mem_after_reset
 
     @staticmethod
+    @first_derivative_only
     def backward(ctx, grad_spike, grad_syn, grad_mem_after_reset):
         mem, warm, alpha, beta, threshold = ctx.saved_tensors
         if grad_spike is None:
@@ -64,9 +66,14 @@ def tssl_sequence_forward(
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     r"""Run ``neuron`` over the time-first ``input_`` with the TSSL-BP backward (one autograd node).
 
+    ``options.tau_s`` None takes the neuron's synaptic time constant :math:`1 / (1 - \\alpha)` (1 step
+    without a synapse).
+
     :return: ``(spk, syn, mem)``: spikes, and with ``output`` the synaptic current and the membrane
         after reset (else None)
     """
+    if options.tau_s is None:  # the neuron's, as a 0-dim tensor: no host read
+        options = options._replace(tau_s=1.0 if neuron.alpha is None else 1.0 / (1.0 - neuron.alpha))
     return _TSSLSequence.apply(
         input_, neuron.alpha, neuron.beta, neuron.threshold, neuron.reset_mechanism, options, output
     )
