@@ -69,6 +69,7 @@ RULES: dict[str, tuple[Callable[[str], object], Callable[[str], object]]] = {
     "tssl-max-inv-du-1": (_tssl(max_inv_du=1.0), _tssl(max_inv_du=1.0)),
     "tssl-max-inv-du-2": (_tssl(max_inv_du=2.0), _tssl(max_inv_du=2.0)),
     "tssl-tau-s-1": (_tssl(tau_s=1.0), _tssl(tau_s=1.0)),
+    "tssl-tau-s-3": (_tssl(tau_s=3.0), _tssl(tau_s=3.0)),
     "tssl-tau-s-10": (_tssl(tau_s=10.0), _tssl(tau_s=10.0)),
     "tssl-hidden-atan-output": (_tssl(), lambda neuron: surrogate.atan()),
 }
