@@ -55,9 +55,7 @@ def test_lapicque_matches_slow_reference(reset, options):
 
     def one(column_i, column_g):
         us, dus, ss = stock_lapicque_neuron(column_i, gain, leak, 1.0, reset)
-        grad_u = tssl_neuron_backward(
-            column_g, us, dus, ss, tau_m=1 / (1 - leak), threshold=1.0, reset=reset, **kwargs
-        )
+        grad_u = tssl_neuron_backward(column_g, us, dus, ss, tau_m=1 / (1 - leak), threshold=1.0, reset=reset, **kwargs)
         gate = [1.0 - (ss[t - 1] if t > 0 and reset == "zero" else 0.0) for t in range(len(us))]
         return [gain * g * k for g, k in zip(grad_u, gate, strict=True)]
 

@@ -49,8 +49,6 @@ def pytest_runtest_makereport(item, call):
         return
     report = outcome.get_result()
     excinfo = call.excinfo
-    refused = (
-        excinfo is not None and excinfo.errisinstance(NotImplementedError) and REFUSAL in str(excinfo.value)
-    )
+    refused = excinfo is not None and excinfo.errisinstance(NotImplementedError) and REFUSAL in str(excinfo.value)
     if refused and call.when in ("setup", "call"):
         report.outcome, report.wasxfail = "skipped", f"refused when built: {excinfo.value}"
