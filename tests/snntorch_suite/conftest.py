@@ -31,9 +31,11 @@ REFUSAL = "tssl() does not support snn."
 @pytest.fixture(autouse=True, scope="module")
 def tssl_is_the_default_spike_grad():
     """Module scope, so that the neurons of snnTorch's module-scoped fixtures get it too; undone after each
-    module, so the rest of this project's suite keeps snnTorch's own default."""
+    module, so the rest of this project's suite keeps snnTorch's own default. snnTorch's class-wide list
+    of neurons (which its ``reset_hidden`` and ``detach_hidden`` walk) is restored too."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(neurons, "atan", lambda *args, **kwargs: tssl())
+        patch.setattr(neurons.SpikingNeuron, "instances", list(neurons.SpikingNeuron.instances))
         yield
 
 

@@ -93,19 +93,26 @@ class TSSL(nn.Module):
             warmup_width=check_positive("warmup_width", warmup_width),
             reset_term=check_bool("reset_term", reset_term),
         )
-        self.last_membranes = binding.LastMembranes()
+        self._init_runtime_state()
         _install_registration_hook()
+
+    def _init_runtime_state(self) -> None:
+        """What the rule keeps while it runs (not copied by pickle or deepcopy): see :class:`.binding.LastMembranes`
+        and :class:`.binding.LossCheck`."""
+        self.last_membranes = binding.LastMembranes()
+        self.loss_check = binding.LossCheck()
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         state.pop("last_membranes", None)
+        state.pop("loss_check", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         for name in ("_bindings", "_active"):  # the per-neuron state of version 0.1.0's rule
             self.__dict__.pop(name, None)
-        self.last_membranes = binding.LastMembranes()
+        self._init_runtime_state()
         _install_registration_hook()
 
     @torch.compiler.disable
@@ -126,7 +133,9 @@ class TSSL(nn.Module):
         rule. :math:`\tau_s` is the rule's, else the neuron's synaptic time constant
         :math:`1 / (1 - \alpha)`; see :func:`snntorch_tssl.rules.tssl.sequence.tssl_sequence_forward`.
         """
-        return tssl_sequence_forward(input_, neuron, self.options, output=output, backend=backend)
+        return tssl_sequence_forward(
+            input_, neuron, self.options, output=output, backend=backend, loss_check=self.loss_check
+        )
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value}" for key, value in self.options._asdict().items())

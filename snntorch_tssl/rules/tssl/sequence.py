@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -20,7 +22,7 @@ class _TSSLSequence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, input_, alpha, beta, threshold, reset_mechanism, options, output):
+    def forward(ctx, input_, alpha, beta, threshold, reset_mechanism, options, output, loss_check):
         needs_grad = ctx.needs_input_grad[0]
         scan = _math.lif_sequence_scan(
             input_,
@@ -36,6 +38,7 @@ class _TSSLSequence(torch.autograd.Function):
             ctx.save_for_backward(scan.mem, scan.warmup, alpha, beta, threshold)
         ctx.reset_mechanism = reset_mechanism
         ctx.options = options
+        ctx.loss_check = loss_check
         ctx.set_materialize_grads(False)
         return scan.spike, scan.syn, scan.mem_after_reset
 
@@ -45,6 +48,8 @@ class _TSSLSequence(torch.autograd.Function):
         mem, warm, alpha, beta, threshold = ctx.saved_tensors
         if grad_spike is None:
             grad_spike = torch.zeros_like(mem)
+        elif ctx.loss_check is not None:
+            ctx.loss_check(grad_spike, "a SynapticSequence layer")
         grad_input = _math.tssl_sequence_backward(
             grad_spike,
             mem,
@@ -58,16 +63,23 @@ class _TSSLSequence(torch.autograd.Function):
             grad_current=grad_syn,
             synapse_decay=alpha,
         )
-        return grad_input, None, None, None, None, None, None
+        return grad_input, None, None, None, None, None, None, None
 
 
 def tssl_sequence_forward(
-    input_: Tensor, neuron: _math.LIFParameters, options: _math.TSSLOptions, *, output: bool, backend: str = "torch"
+    input_: Tensor,
+    neuron: _math.LIFParameters,
+    options: _math.TSSLOptions,
+    *,
+    output: bool,
+    backend: str = "torch",
+    loss_check: Callable[[Tensor, str], None] | None = None,
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     r"""Run ``neuron`` over the time-first ``input_`` with the TSSL-BP backward (one autograd node).
 
-    ``options.tau_s`` None takes the neuron's synaptic time constant :math:`1 / (1 - \\alpha)` (1 step
-    without a synapse).
+    ``options.tau_s`` None takes the neuron's synaptic time constant :math:`1 / (1 - \alpha)` (1 step
+    without a synapse). ``loss_check`` (optional) is shown the gradient that reaches the spikes (the
+    rule's check for a softmax over spikes).
 
     :return: ``(spk, syn, mem)``: spikes, and with ``output`` the synaptic current and the membrane
         after reset (else None)
@@ -75,5 +87,5 @@ def tssl_sequence_forward(
     if options.tau_s is None:  # the neuron's, as a 0-dim tensor: no host read
         options = options._replace(tau_s=1.0 if neuron.alpha is None else 1.0 / (1.0 - neuron.alpha))
     return _TSSLSequence.apply(
-        input_, neuron.alpha, neuron.beta, neuron.threshold, neuron.reset_mechanism, options, output
+        input_, neuron.alpha, neuron.beta, neuron.threshold, neuron.reset_mechanism, options, output, loss_check
     )
