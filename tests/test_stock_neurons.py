@@ -292,3 +292,13 @@ def test_a_softmax_over_spikes_is_pointed_out_once():
             SF.ce_rate_loss()(run_two_layer(net, x)[0], labels).backward()
     assert sum("softmax" in str(w.message) for w in record) == 1  # the output layer's rule, once
     assert "snn.Leaky layer" in str(record[0].message) and "4 neurons" in str(record[0].message)
+
+
+def test_every_refusal_is_in_the_validation_page():
+    from pathlib import Path
+
+    from snntorch_tssl.rules.tssl.binding import REFUSED_NEURONS
+
+    page = (Path(__file__).parents[1] / "docs" / "validation.md").read_text()
+    for kind, reason in REFUSED_NEURONS.items():
+        assert f"tssl() does not support snn.{kind.__name__}: {reason}" in page, kind.__name__

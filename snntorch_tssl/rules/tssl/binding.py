@@ -60,7 +60,7 @@ _USE_INSTEAD = "Use it with a surrogate (e.g. snntorch_tssl.stbp() or snntorch.s
 #: Neurons whose dynamics have no spike-timing gradient of TSSL-BP's kind, with the reason and what to use.
 REFUSED_NEURONS: dict[type, str] = {
     snn.DeltaLeaky: (
-        "it fires on the change of its membrane, |u[t] - u[t-1]| > threshold, not on the membrane crossing a "
+        "it fires on the change of its membrane, abs(u[t] - u[t-1]) > threshold, not on the membrane crossing a "
         "threshold, so there is no spike time for TSSL-BP to move. " + _USE_INSTEAD + "."
     ),
     snn.Alpha: (
