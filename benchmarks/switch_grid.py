@@ -48,6 +48,7 @@ import snntorch.functional as SF  # noqa: E402
 from snntorch import surrogate  # noqa: E402
 
 import snntorch_tssl as st  # noqa: E402
+import snntorch_tssl.data  # noqa: E402, F401
 
 LOSSES = ("ce-membrane", "ce-rate", "mse-count", "van-rossum")
 NEURONS = ("leaky", "synaptic")
@@ -126,10 +127,15 @@ def loss_of(name: str, steps: int) -> Callable[[torch.Tensor, torch.Tensor, torc
 
 
 def load_mnist(root: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MNIST as tutorial 5 feeds it (pixels in [0, 1], flattened), via torchvision."""
-    import torchvision
+    """MNIST as tutorial 5 feeds it (pixels in [0, 1], flattened), via torchvision; ``root="bundled"``
+    takes the package's 10,000/1,000-digit subset instead."""
 
     def tensors(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        if root == "bundled":
+            data = st.data.bundled_mnist(train)
+            return data.images.reshape(len(data), -1).float() / 255.0, data.labels
+        import torchvision
+
         data = torchvision.datasets.MNIST(root, train=train, download=True)
         return data.data.reshape(len(data), -1).float() / 255.0, data.targets
 
@@ -236,7 +242,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--data-root", default="data")
+    parser.add_argument("--data-root", default="data", help='MNIST folder for torchvision, or "bundled"')
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
     parser.add_argument("--steps", nargs="+", type=int, default=[5, 10, 25])

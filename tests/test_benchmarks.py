@@ -43,3 +43,23 @@ def test_time_scaling_benchmark(tmp_path):
     results = json.loads((tmp_path / "time_scaling_cpu.json").read_text())
     assert {run["steps"] for run in results["runs"] if run["variant"] == OURS} == {5, 100, 1000}
     assert results["ratios"]["backward_T1000_over_T100"] > 0
+
+
+@pytest.mark.slow
+def test_switch_grid(tmp_path):
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "ce-membrane"]
+    args += ["--neurons", "leaky", "synaptic", "--steps", "2", "--seeds", "0", "--batches", "2", "--test-size", "40"]
+    run_script("switch_grid.py", *args, "--rules", "atan", "tssl", "tssl-hidden-atan-output")
+    runs = json.loads((tmp_path / "switch_grid.json").read_text())["runs"]
+    assert len(runs) == 12 and all(0 <= run["accuracy"] <= 1 for run in runs)
+    table = (tmp_path / "switch_grid.md").read_text()
+    assert table.startswith("| loss | neuron | T | atan | tssl | tssl-hidden-atan-output |")
+    assert (tmp_path / "switch_grid.png").stat().st_size > 0
+
+
+def test_switch_page_shows_the_committed_grid(tmp_path):
+    """docs/switch.md carries the table that benchmarks/switch_grid.py draws from its committed JSON."""
+    committed = ROOT / "benchmarks" / "results" / "switch" / "switch_grid.json"
+    (tmp_path / "switch_grid.json").write_text(committed.read_text())
+    run_script("switch_grid.py", "--out", str(tmp_path), "--plot-only")
+    assert (tmp_path / "switch_grid.md").read_text().strip() in (ROOT / "docs" / "switch.md").read_text()

@@ -29,6 +29,7 @@ membrane of the whole sequence in one call) get the sequence backward.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import warnings
 import weakref
@@ -134,13 +135,6 @@ def settings_refusal(neuron: nn.Module) -> str | None:
     return None
 
 
-def synaptic_tau(neuron: nn.Module) -> Tensor | None:
-    """The neuron's synaptic time constant :math:`1 / (1 - \\alpha)` in steps, if it has a first-order synapse."""
-    if isinstance(neuron, (snn.Synaptic, snn.RSynaptic)):
-        return 1.0 / (1.0 - neuron.alpha.detach().clamp(0, 1))
-    return None
-
-
 def bind(neuron: nn.Module, rule: nn.Module) -> None:
     """Make ``rule`` work as ``neuron``'s spike_grad; called when the neuron registers it.
 
@@ -207,8 +201,6 @@ def _short(value: Tensor) -> str:
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` of a warning that points at the first frame outside torch, snnTorch and this package."""
-    import sys
-
     skip = tuple(package.__path__[0] for package in (torch, snn, sys.modules["snntorch_tssl"]))
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(skip):
