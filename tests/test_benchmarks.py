@@ -57,9 +57,10 @@ def test_switch_grid(tmp_path):
     assert (tmp_path / "switch_grid.png").stat().st_size > 0
 
 
-def test_switch_page_shows_the_committed_grid(tmp_path):
-    """docs/switch.md carries the table that benchmarks/switch_grid.py draws from its committed JSON."""
-    committed = ROOT / "benchmarks" / "results" / "switch" / "switch_grid.json"
+@pytest.mark.parametrize("grid", ["switch", "switch_ablations"])
+def test_switch_page_shows_the_committed_grid(tmp_path, grid):
+    """docs/switch.md carries the tables that benchmarks/switch_grid.py draws from its committed JSON."""
+    committed = ROOT / "benchmarks" / "results" / grid / "switch_grid.json"
     (tmp_path / "switch_grid.json").write_text(committed.read_text())
     run_script("switch_grid.py", "--out", str(tmp_path), "--plot-only")
     assert (tmp_path / "switch_grid.md").read_text().strip() in (ROOT / "docs" / "switch.md").read_text()
