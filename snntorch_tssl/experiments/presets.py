@@ -165,7 +165,7 @@ PRESETS: dict[str, Preset] = {
 def get_preset(name: str) -> Preset:
     """Return the preset called ``name``.
 
-    :param name: one of :data:`PRESETS`
+    :param name: a name of ``PRESETS`` (see ``python -m snntorch_tssl list``)
     :raises ValueError: if there is no such preset
 
     Example::

@@ -58,8 +58,8 @@ class van_rossum_loss(_SpikeLoss):
 
     reduced over the batch by ``reduction``: ``"sum"`` (the TSSL-BP authors'),
     ``"mean"`` (snnTorch's habit, :math:`\frac{1}{B}\sum_b L_b`) or ``"none"``
-    (``[B]``). The filter is the O(T) recursion :func:`snntorch_tssl._math.psc_filter`
-    and its gradient the transposed filter, so
+    (``[B]``). The filter is an O(T) recursion over time (the neuron's own
+    synaptic filter) and its gradient the transposed filter, so
     :math:`\partial L / \partial S^{out} = \kappa^\top (\kappa * (S^{out} - S^{target}))`
     without any ``T x T`` matrix. The output may be graded or real-valued.
 
