@@ -2,6 +2,13 @@
 
 Each check raises a ``TypeError`` or ``ValueError`` whose message names the
 argument, what was expected and what was received.
+
+Checks of tensor *values* (finiteness, label range) never make the host wait
+for a device: on CPU tensors they read the data on the host (no device to
+wait for) and raise the ``ValueError``; on every other device (CUDA, MPS,
+meta, ...) they are device-side asserts (``torch._assert_async``) queued
+behind the computation, so the hot path keeps no host synchronisation. While
+``torch.compile`` traces, they are left out (no graph break).
 """
 
 from __future__ import annotations
@@ -88,11 +95,20 @@ def check_sequence(name: str, value: object, *, min_dim: int = 2, max_dim: int |
         raise ValueError(f"{name} must have {wanted} dimensions [T, B, ...], got shape {tuple(value.shape)}")
     if value.shape[0] == 0:
         raise ValueError(f"{name} must have at least one time step, got shape {tuple(value.shape)}")
+    check_finite(name, value)
+    return value
+
+
+def check_finite(name: str, value: Tensor) -> Tensor:
+    """Check that a floating tensor holds no NaN or inf (on the host for CPU tensors, else device-side)."""
+    if value.numel() == 0 or torch.compiler.is_compiling():
+        return value
+    if value.device.type != "cpu":
+        torch._assert_async(torch.isfinite(value).all(), f"{name} must be finite (no NaN or inf)")
+        return value
     # One reduction instead of an element-wise mask: a finite sum proves every entry finite; only a
     # non-finite sum (a NaN/inf entry, or an overflowing sum of finite ones) needs the exact check.
-    # The test reads the data (a host sync and a data-dependent branch), so it is skipped while
-    # torch.compile traces: compiled models have no graph break here.
-    if not torch.compiler.is_compiling() and not torch.isfinite(value.sum()) and not torch.isfinite(value).all():
+    if not torch.isfinite(value.sum()) and not torch.isfinite(value).all():
         nan = int(torch.isnan(value).sum())
         raise ValueError(
             f"{name} must be finite (no NaN or inf), got {nan} NaN and {int((~torch.isfinite(value)).sum()) - nan} "
@@ -111,7 +127,10 @@ def check_int(name: str, value: object, minimum: int) -> int:
 
 
 def check_labels(name: str, labels: object, num_classes: int, batch: int | None = None) -> Tensor:
-    """Check integer class labels ``[B]`` with ``B >= 1`` (``== batch`` if given), entries in ``[0, num_classes)``."""
+    """Check integer class labels ``[B]`` with ``B >= 1`` (``== batch`` if given), entries in ``[0, num_classes)``.
+
+    Any integer dtype is accepted (uint8, int32, ...); the labels are returned as int64.
+    """
     if not isinstance(labels, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer class labels [B], got {type(labels).__name__}")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
@@ -122,10 +141,14 @@ def check_labels(name: str, labels: object, num_classes: int, batch: int | None 
         raise ValueError(f"{name} must hold at least one label (empty batch), got shape {tuple(labels.shape)}")
     if batch is not None and labels.shape[0] != batch:
         raise ValueError(f"{name} must hold B={batch} labels (the output's batch size), got {labels.shape[0]}")
-    low, high = labels.min().item(), labels.max().item()
-    if low < 0 or high >= num_classes:
-        raise ValueError(f"{name} must lie in [0, {num_classes - 1}] (num_classes={num_classes}), got [{low}, {high}]")
-    return labels
+    wanted = f"{name} must lie in [0, {num_classes - 1}] (num_classes={num_classes})"
+    if torch.compiler.is_compiling():
+        pass
+    elif labels.device.type != "cpu":
+        torch._assert_async(((labels >= 0) & (labels < num_classes)).all(), wanted)
+    elif labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"{wanted}, got [{int(labels.min())}, {int(labels.max())}]")
+    return labels.long()
 
 
 def check_spike_output(name: str, value: object) -> Tensor:

@@ -18,6 +18,10 @@ class FrameWise(nn.Module):
 
     :param module: a layer that takes ``[B, ...]`` (``nn.Conv2d``, pooling, ``nn.Flatten``, ...)
 
+    Inputs: ``x`` ``[T, B, ...]`` with at least one dimension per frame (``[T, B, F]``,
+    ``[T, B, C, H, W]``, ...); a 2-D ``[T, B]`` tensor is an error, since it has no frame to pass
+    to ``module``.
+
     Example::
 
         import torch
@@ -35,7 +39,12 @@ class FrameWise(nn.Module):
         self.module = module
 
     def forward(self, x: Tensor) -> Tensor:
-        check_sequence("x", x, min_dim=2)
+        if isinstance(x, Tensor) and x.dim() == 2:
+            raise ValueError(
+                f"x must be [T, B, ...] with at least one frame dimension after T and B (the module gets "
+                f"[T*B, ...]), got shape {tuple(x.shape)}; give each sample a feature axis: x.unsqueeze(-1)"
+            )
+        check_sequence("x", x, min_dim=3)
         steps, batch = x.shape[:2]
         y = self.module(x.reshape(steps * batch, *x.shape[2:]))
         if not isinstance(y, Tensor) or y.dim() == 0 or y.shape[0] != steps * batch:
@@ -81,7 +90,7 @@ class SumPool2d(nn.Module):
             raise ValueError(
                 f"x must be [N, C, H, W] with H, W >= kernel_size={self.kernel_size}, got shape {tuple(x.shape)}"
             )
-        return F.avg_pool2d(x, self.kernel_size) * (self.scale * self.kernel_size**2)
+        return F.avg_pool2d(x, self.kernel_size, divisor_override=1) * self.scale  # a window sum, times scale
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, scale={self.scale}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
-from snntorch_tssl._validation import check_choice, check_int, check_labels
+from snntorch_tssl._validation import check_choice, check_finite, check_int, check_labels
 
 PATTERNS = ("tssl", "tssl-paper", "regular", "silent")
 
@@ -53,8 +55,7 @@ def _tile(period: Tensor, num_steps: int, name: str) -> Tensor:
         raise ValueError(f"{name} must be a non-empty 1-D tensor [L], got shape {tuple(period.shape)}")
     if period.numel() > num_steps:
         raise ValueError(f"{name} must not be longer than num_steps={num_steps}, got length {period.numel()}")
-    if not torch.isfinite(period.float()).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+    check_finite(name, period)
     repeats = -(-num_steps // period.numel())
     return period.repeat(repeats)[:num_steps]
 
@@ -114,7 +115,7 @@ def targets_spike_sequence(
     at ``T = 3`` it is ``[0,1,1]``). A user tensor longer than ``num_steps``
     is an error.
 
-    :param labels: integer class labels ``[B]`` in ``[0, num_classes)``
+    :param labels: integer class labels ``[B]`` in ``[0, num_classes)`` (any integer dtype)
     :param num_classes: number of output neurons :math:`C`
     :param num_steps: number of time steps :math:`T`
     :param pattern: the label neuron's pattern (name or 1-D tensor)
@@ -135,12 +136,25 @@ def targets_spike_sequence(
     """
     check_int("num_classes", num_classes, 1)
     check_int("num_steps", num_steps, 1)
-    check_labels("labels", labels, num_classes)
+    labels = check_labels("labels", labels, num_classes)
     dtype = torch.get_default_dtype() if dtype is None else dtype
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     on = _resolve("pattern", pattern, num_steps, num_spikes, first_spike)
     off = _resolve("off_pattern", off_pattern, num_steps, off_num_spikes, first_spike)
-    on, off = (p.to(device=labels.device, dtype=dtype) for p in (on, off))
-    is_label = torch.nn.functional.one_hot(labels, num_classes).bool()  # [B, C]
+    if on.device.type == off.device.type == "cpu" and torch.equal(on.float(), off.float()):  # no device read
+        warnings.warn(
+            f"pattern {_describe(pattern)} at num_steps={num_steps} gives the label neuron the target "
+            f"{on.tolist()}, the same as the other neurons' ({_describe(off_pattern)}): the loss has nothing to "
+            f"learn; use more steps or another pattern",
+            UserWarning,
+            stacklevel=2,
+        )
+    # non_blocking: a host-to-device copy that never waits for the device (the patterns are fresh CPU tensors)
+    on, off = (p.to(device=labels.device, dtype=dtype, non_blocking=True) for p in (on, off))
+    is_label = labels[:, None] == torch.arange(num_classes, device=labels.device)  # [B, C]
     return torch.where(is_label, on[:, None, None], off[:, None, None])
+
+
+def _describe(pattern: str | Tensor) -> str:
+    return repr(pattern) if isinstance(pattern, str) else "a user tensor"

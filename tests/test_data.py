@@ -1,6 +1,7 @@
 """Datasets: the bundled MNIST subset, torchvision loading with clear errors, N-MNIST frames and .bin folders."""
 
 import gzip
+import hashlib
 
 import numpy as np
 import pytest
@@ -85,10 +86,33 @@ def test_nmnist_missing_says_where_to_put_files(tmp_path):
         nmnist_dataset(tmp_path, train=True, steps=30, download=False)
 
 
-def test_mnist_gz_files_of_the_raw_folder_are_accepted(tmp_path):
-    """torchvision extracts ROOT/MNIST/raw/*.gz without a network when the archives are there (MD5 aside)."""
-    write_mnist(tmp_path)
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fmnist", "FashionMNIST")])
+def test_recompressed_gz_files_alone_load_without_download(tmp_path, name, folder):
+    """The four .gz files from any mirror (recompressed: not torchvision's MD5) load offline, as the errors promise."""
+    import torchvision
+
+    write_mnist(tmp_path / "made", folder=folder)
+    raw = tmp_path / "data" / folder / "raw"
+    raw.mkdir(parents=True)
+    known_md5 = {md5 for _, md5 in getattr(torchvision.datasets, folder).resources}
+    for path in (tmp_path / "made" / folder / "raw").iterdir():
+        archive = raw / f"{path.name}.gz"
+        archive.write_bytes(gzip.compress(path.read_bytes(), compresslevel=1, mtime=0))
+        assert hashlib.md5(archive.read_bytes()).hexdigest() not in known_md5
+    assert sorted(p.name for p in raw.iterdir()) == sorted(
+        f"{p.name}.gz" for p in (tmp_path / "made" / folder / "raw").iterdir()
+    )
+    data = image_dataset(name, tmp_path / "data", train=True, download=False)
+    reference = image_dataset(name, tmp_path / "made", train=True, download=False)
+    assert len(data) == 40 and torch.equal(data.images, reference.images) and torch.equal(data.labels, reference.labels)
+    assert len(image_dataset(name, tmp_path / "data", train=False, download=False)) == 20
+    assert not list(raw.glob(".*"))  # no partial files left
+
+
+def test_corrupt_gz_file_is_named(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
-    for path in list(raw.iterdir()):
-        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
-    assert len(image_dataset("mnist", tmp_path, train=True, download=False)) == 40
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(range(256)) * 40)[:200])  # cut short
+    with pytest.raises(DataNotFoundError, match=r"train-images-idx3-ubyte\.gz' cannot be extracted"):
+        image_dataset("mnist", tmp_path, train=True, download=False)
+    assert not (raw / "train-images-idx3-ubyte").exists() and not list(raw.glob(".*"))

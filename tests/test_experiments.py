@@ -11,6 +11,7 @@ import torch
 from snntorch import surrogate
 from tiny_data import write_mnist, write_nmnist_bin
 
+import snntorch_tssl
 from snntorch_tssl import SynapticSequence
 from snntorch_tssl.experiments import PRESETS, StockSynaptic, build_model, get_preset, parse_architecture
 from snntorch_tssl.experiments.cli import main
@@ -157,7 +158,7 @@ def test_seeded_runs_are_bit_identical_and_resume_continues_exactly(mnist_root, 
     resume = ("--resume", str(tmp_path / "c"), "--epochs", "2", "--max-batches", "2", "--no-progress")
     assert run_cli(*resume, "--data-root", str(mnist_root)) == 0
     # run c is a fresh process state for epoch 1 (same seed) and a resumed one for epoch 2
-    states = [torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"] for name in "ac"]
+    states = [torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)["model"] for name in "ac"]
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key])
     rows = [metrics(tmp_path / name)["epochs"] for name in "ac"]
@@ -178,7 +179,7 @@ def _no_results(out: Path) -> bool:
         (("--preset", "mnist-rnn"), 2, "preset must be one of"),
         (("--rule", "no-such-rule"), 2, "rule must be one of"),
         (("--steps", "1"), 2, "target pattern 'tssl' cannot be used with T=1"),
-        (("--steps", "1", "--target", "tssl-paper"), 2, "label neuron's target [0.0] has no spike"),
+        (("--steps", "1", "--target", "tssl-paper"), 2, "gives the label neuron the target [0.0]"),
     ],
 )
 def test_bad_arguments_exit_with_clear_message(mnist_root, tmp_path, capsys, args, code, message):
@@ -209,6 +210,40 @@ def test_checkpoint_from_another_preset(mnist_root, tmp_path, capsys):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert run_cli("--resume", str(tmp_path / "junk.pt"), "--out", str(out)) == 4
     assert _no_results(out)
+
+
+def test_default_results_folder_is_never_overwritten(tmp_path, monkeypatch):
+    """Without --out, a second identical command writes next to the first run, whose files keep every byte."""
+    monkeypatch.chdir(tmp_path)
+    quick = ("--epochs", "1", "--max-batches", "1")
+    assert run_cli(*quick) == 0
+    first = tmp_path / "runs" / "quickstart-tssl-sequence-seed0"
+    before = {path.name: path.read_bytes() for path in first.iterdir()}
+    assert sorted(before) == ["accuracy.png", "checkpoint.pt", "metrics.json", "raster.png"]
+    assert run_cli(*quick) == 0
+    assert {path.name: path.read_bytes() for path in first.iterdir()} == before
+    second = tmp_path / "runs" / "quickstart-tssl-sequence-seed0-2"
+    assert metrics(second)["finished"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {oct(path.stat().st_mode & 0o777) for path in second.iterdir()} == {oct(0o666 & ~umask)}
+
+
+def test_resume_continues_in_its_own_folder(mnist_root, tmp_path):
+    """--resume RUN writes into RUN (continuing it is no overwrite); checkpoints load without running code."""
+    run = tmp_path / "run"
+    assert run_cli(*tiny(mnist_root, run)) == 0
+    assert run_cli("--resume", str(run), "--epochs", "2", "--max-batches", "1", "--data-root", str(mnist_root)) == 0
+    assert [row["epoch"] for row in metrics(run)["epochs"]] == [1, 2]
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 2
+
+
+def test_version_of_the_module_and_the_installed_script():
+    script = Path(sys.executable).parent / "snntorch-tssl"  # installed next to the interpreter (pip install -e .)
+    commands = [[sys.executable, "-m", "snntorch_tssl", "--version"]] + [[str(script), "--version"]] * script.exists()
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0 and done.stdout.strip() == f"snntorch-tssl {snntorch_tssl.__version__}", command
 
 
 def test_module_entry_point_exit_code(tmp_path):

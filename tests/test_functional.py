@@ -169,6 +169,27 @@ def test_tssl_learns_an_arbitrary_spike_sequence_exactly():
 # ---------------------------------------------------------------- accuracy
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.int8, torch.uint8])
+def test_every_integer_label_dtype_gives_the_int64_result(dtype):
+    """Datasets hand out int32 or uint8 labels: the losses and the read-out take them like int64."""
+    torch.manual_seed(0)
+    spk = torch.rand(5, 4, 3).requires_grad_()
+    labels = torch.tensor([0, 2, 1, 2])
+    for make in (lambda: TF.van_rossum_loss(tau=3.0), lambda: TF.count_loss(desired=3, undesired=1, tau=3.0)):
+        expected = torch.autograd.grad(make()(spk, labels), spk)[0]
+        assert torch.equal(torch.autograd.grad(make()(spk, labels.to(dtype)), spk)[0], expected)
+    assert torch.equal(TF.accuracy_psc(spk, labels.to(dtype)), TF.accuracy_psc(spk, labels))
+
+
+def test_accuracy_psc_is_a_tensor_on_the_device_of_the_output():
+    """The read-out does not read the result on the host: a 0-dim tensor, converted when the caller asks."""
+    acc = TF.accuracy_psc(torch.zeros(5, 2, 3), torch.tensor([0, 1]))
+    assert isinstance(acc, torch.Tensor) and acc.dim() == 0 and acc.dtype == torch.float32
+    assert float(acc) == 0.5 and f"{acc:.2f}" == "0.50"
+    meta = TF.accuracy_psc(torch.zeros(5, 2, 3, device="meta"), torch.tensor([0, 1], device="meta"))
+    assert meta.device.type == "meta" and meta.dim() == 0
+
+
 def test_accuracy_psc_weighs_early_spikes_more_than_accuracy_rate():
     spk = torch.zeros(6, 2, 3)
     spk[0, 0, 1] = 1  # one early spike on neuron 1: weight 1 - (2/3)^6 = 0.91
@@ -209,6 +230,10 @@ OUT = torch.zeros(5, 2, 3)
         (lambda: TF.van_rossum_loss()(OUT.long(), torch.tensor([0, 1])), TypeError, "spk_out must have a floating"),
         (lambda: TF.van_rossum_loss(pattern=torch.ones(6))(OUT, torch.tensor([0, 1])), ValueError, "longer than"),
         (lambda: TF.van_rossum_loss(pattern="regular")(OUT, torch.tensor([0, 1])), ValueError, "num_spikes"),
+        (lambda: TF.count_loss(desired=3, undesired=15), ValueError, "desired must be >= undesired"),
+        (lambda: TF.count_loss(desired=-1, undesired=-3), ValueError, "undesired must be a PSC count >= 0"),
+        (lambda: TF.count_loss(desired=5, undesired=-1), ValueError, "undesired must be a PSC count >= 0"),
+        (lambda: TF.count_loss()(OUT, torch.tensor([0, 255], dtype=torch.uint8)), ValueError, r"got \[0, 255\]"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(call, error, match):

@@ -1,5 +1,7 @@
 """Spike-sequence targets: the authors' and the paper's patterns, regular trains, tiling rules, input checks."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -9,8 +11,15 @@ LABELS = torch.tensor([2, 0, 1])
 
 
 def label_train(num_steps, pattern="tssl", **kwargs):
-    target = targets_spike_sequence(LABELS, 3, num_steps, pattern, **kwargs)
+    """The targets; also checks that a warning comes exactly when the label neuron's train equals the others'."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target = targets_spike_sequence(LABELS, 3, num_steps, pattern, **kwargs)
     assert target.shape == (num_steps, 3, 3)
+    same = torch.equal(target[:, 0, 2], target[:, 0, 0])  # sample 0 has label 2
+    assert len(caught) == same, [str(w.message) for w in caught]
+    if same:
+        assert "nothing to learn" in str(caught[0].message) and caught[0].filename == __file__
     return target
 
 
@@ -90,3 +99,15 @@ def test_bad_inputs_name_the_argument(kwargs, error, match):
     arguments = dict(labels=torch.tensor([0, 1]), num_classes=3, num_steps=5) | kwargs
     with pytest.raises(error, match=match):
         targets_spike_sequence(**arguments)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.uint8])
+def test_any_integer_label_dtype(dtype):
+    """int32 and uint8 labels (what many datasets return) give the same targets as int64."""
+    expected = targets_spike_sequence(LABELS, 3, 5)
+    assert torch.equal(targets_spike_sequence(LABELS.to(dtype), 3, 5), expected)
+
+
+def test_single_step_tssl_target_warns_that_it_equals_silence():
+    with pytest.warns(UserWarning, match=r"pattern 'tssl' at num_steps=1 gives the label neuron the target \[0.0\]"):
+        targets_spike_sequence(LABELS, 3, 1, "tssl")

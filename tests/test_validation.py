@@ -139,6 +139,8 @@ CASES = [
         "targets",
     ),  # noqa: E501
     ("TF.accuracy_psc(spk_out, labels, tau=0.5)", lambda: TF.accuracy_psc(SPK, LABELS, tau=0.5), ValueError, "tau"),
+    ("TF.count_loss(desired=3, undesired=15)", lambda: TF.count_loss(desired=3, undesired=15), ValueError, "desired"),
+    ("TF.count_loss(undesired=-1.0)", lambda: TF.count_loss(undesired=-1.0), ValueError, "undesired"),
     (
         "targets_spike_sequence(labels, 3, num_steps=0)",
         lambda: targets_spike_sequence(LABELS, 3, 0),
@@ -160,6 +162,12 @@ CASES = [
     # FrameWise
     ("FrameWise(lambda x: x)", lambda: FrameWise(lambda x: x), TypeError, "module"),
     ("FrameWise(nn.Flatten())(torch.rand(5))", lambda: FrameWise(nn.Flatten())(torch.rand(5)), ValueError, "x"),
+    (
+        "FrameWise(nn.Linear(1, 3))(torch.rand(5, 2))",
+        lambda: FrameWise(nn.Linear(1, 3))(torch.rand(5, 2)),
+        ValueError,
+        "x",
+    ),
     (
         "FrameWise(nn.Flatten())(torch.ones(5, 2, 3, dtype=torch.int64))",
         lambda: FrameWise(nn.Flatten())(torch.ones(5, 2, 3, dtype=torch.int64)),

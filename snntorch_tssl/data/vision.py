@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
 import urllib.error
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -90,11 +94,39 @@ class ImageDataset(Dataset):
         return x, self.labels[index]
 
 
+def _extract_raw_archives(raw: Path) -> None:
+    """Extract every ``raw/<file>.gz`` of MNIST's four files whose extracted copy is missing.
+
+    torchvision reads the extracted files; it extracts the archives itself
+    only while downloading, after checking their MD5 against its list. Copies
+    of the archives from another mirror are recompressed (other MD5, same
+    content), so they are extracted here and torchvision finds them in place,
+    with or without a network.
+    """
+    for name in _MNIST_FILES:
+        archive, target = raw / name, raw / name.removesuffix(".gz")
+        if target.exists() or not archive.is_file():
+            continue
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with gzip.open(archive, "rb") as source, open(partial, "wb") as destination:
+                shutil.copyfileobj(source, destination)
+            os.replace(partial, target)
+        except (OSError, EOFError, zlib.error) as error:
+            partial.unlink(missing_ok=True)
+            raise DataNotFoundError(
+                f"{str(archive)!r} cannot be extracted ({type(error).__name__}: {error}); "
+                "replace it with an intact copy"
+            ) from error
+
+
 def _torchvision_arrays(name: str, root: str | Path, train: bool, download: bool) -> tuple[Tensor, Tensor]:
     import torchvision
 
     folder, where = _WHERE[name]
     cls = getattr(torchvision.datasets, folder)
+    if name in ("mnist", "fmnist"):
+        _extract_raw_archives(Path(root) / folder / "raw")
     try:
         dataset = cls(str(root), train=train, download=download)
     except (RuntimeError, OSError, urllib.error.URLError) as error:
@@ -118,7 +150,9 @@ def image_dataset(
 
     :param name: "mnist", "fmnist" or "cifar10"
     :param root: data root (torchvision's layout: ``ROOT/MNIST/raw``, ``ROOT/FashionMNIST/raw``,
-        ``ROOT/cifar-10-batches-py``)
+        ``ROOT/cifar-10-batches-py``). MNIST's and Fashion-MNIST's four ``.gz`` files from any mirror
+        (recompressed copies too, whose MD5 differs from torchvision's list) are extracted in place,
+        so they load with ``download=False``.
     :param train: training split if True, else the test split
     :param download: let torchvision download missing files
     :param augment: random crop and flip (use for CIFAR-10 training)

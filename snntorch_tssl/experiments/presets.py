@@ -10,7 +10,23 @@ a spiking neuron; pooling is not.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
+
+from snntorch_tssl._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_positive,
+    check_real,
+    check_time_constant,
+)
+
+DATASETS = ("mnist-bundled", "mnist", "fmnist", "cifar10", "nmnist")
+LOSSES = ("van_rossum", "count")
+#: Target patterns a preset may name (those of :func:`snntorch_tssl.spikegen.targets_spike_sequence`
+#: that need no further setting).
+TARGETS = ("tssl", "tssl-paper")
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,39 @@ class Preset:
     weight_decay: float = 0.01
     clip_norm: float = 1.0
     weight_clamp: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty str, got {type(self.name).__name__} {self.name!r}")
+        check_choice("dataset", self.dataset, DATASETS)
+        if not isinstance(self.architecture, str) or not self.architecture:
+            raise TypeError(f"architecture must be a non-empty str like '15C5-P2-300-10', got {self.architecture!r}")
+        check_int("steps", self.steps, 1)
+        check_time_constant("tau_m", self.tau_m, allow_inf=True)
+        check_time_constant("tau_s", self.tau_s)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("target", self.target, TARGETS)
+        check_positive("conv_init_scale", self.conv_init_scale)
+        check_in_range("dropout", self.dropout, 0.0, 1.0, low_closed=True)
+        check_bool("augment", self.augment)
+        if check_real("weight_decay", self.weight_decay) < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        check_positive("clip_norm", self.clip_norm)
+        check_positive("weight_clamp", self.weight_clamp)
+        check_positive("lr", self.lr)
+        if self.lr * self.weight_decay >= 1.0:
+            raise ValueError(
+                f"lr must be a finite number in (0, {1 / self.weight_decay:g}): AdamW multiplies the weights by "
+                f"1 - lr * weight_decay (weight_decay={self.weight_decay:g}) every step, which must stay positive; "
+                f"got {self.lr:g}"
+            )
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The names of a preset's settings, in order."""
+        return tuple(field.name for field in fields(cls))
 
     def to_dict(self) -> dict:
         """Return the preset as a plain dict (for JSON results and checkpoints)."""
@@ -116,7 +165,7 @@ PRESETS: dict[str, Preset] = {
 def get_preset(name: str) -> Preset:
     """Return the preset called ``name``.
 
-    :param name: one of :data:`PRESETS`
+    :param name: a name of ``PRESETS`` (see ``python -m snntorch_tssl list``)
     :raises ValueError: if there is no such preset
 
     Example::

@@ -1,14 +1,30 @@
-"""Results files written atomically: JSON metrics, checkpoints and PNG plots."""
+"""A run's results folder: checked before the run starts, written atomically (JSON metrics and PNG plots).
+
+A results folder holds one run. A new run refuses a folder that already
+holds one (:func:`check_output`); the command line's default folder picks a
+fresh name instead (:func:`fresh_output`). Every file is written to a
+temporary file in the same folder and renamed over the old one, with the
+permissions of any new file (``0o666`` less the process's umask).
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import torch
+
+METRICS = "metrics.json"
+CHECKPOINT = "checkpoint.pt"
+#: The files a run writes into its results folder.
+RUN_FILES = (METRICS, CHECKPOINT, "accuracy.png", "raster.png")
+
+
+class OutputError(OSError):
+    """The results folder cannot be used: it is a file, cannot be written, holds another run, or a write failed."""
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -16,18 +32,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
     The bytes go to a temporary file in the same folder, are flushed to disk
     and then renamed over ``path`` (an atomic operation on POSIX and Windows).
+    The file gets the permissions of any newly created file: ``0o666`` less
+    the process's umask (``0o644`` with the usual umask ``0o022``).
 
     :param path: destination file (its folder must exist)
     :param data: the file's full contents
 
     Example::
 
+        import tempfile
+        from pathlib import Path
         from snntorch_tssl.experiments.results import atomic_write_bytes
 
-        atomic_write_bytes("hello.txt", b"hello")
+        path = Path(tempfile.mkdtemp()) / "notes.txt"
+        atomic_write_bytes(path, b"hello")
     """
     path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -35,20 +57,75 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def holds_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds any file a run writes (:data:`RUN_FILES`)."""
+    return any((Path(folder) / name).exists() for name in RUN_FILES)
+
+
+def check_output(out: str | Path, *, continuing: bool = False) -> None:
+    """Check, before a run starts and without writing anything, that it can write its results to ``out``.
+
+    :param out: the results folder (it need not exist yet)
+    :param continuing: the run continues the one in ``out`` (resumed from its checkpoint), so
+        ``out`` may hold it
+    :raises OutputError: ``out`` (or a folder above it) is a file, ``out`` holds another run,
+        or the folder that would hold it cannot be written
+
+    Example::
+
+        import tempfile
+        from snntorch_tssl.experiments.results import check_output
+
+        check_output(tempfile.mkdtemp() + "/runs/first")  # a new folder in a writable place: fine
+    """
+    out = Path(out)
+    existing = out
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(f"results folder {str(out)!r} cannot be created: {str(existing)!r} is a file")
+        taken = [name for name in RUN_FILES if (out / name).exists()] if existing == out else []
+        if taken and not continuing:
+            raise OutputError(
+                f"results folder {str(out)!r} already holds a run ({', '.join(taken)}); "
+                f"continue it with --resume {str(out)!r}, or choose another --out"
+            )
+        probe = existing / f".snntorch-tssl-probe-{secrets.token_hex(8)}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OutputError:
+        raise
+    except OSError as error:
+        raise OutputError(
+            f"results folder {str(out)!r} cannot be written: {error.strerror or error} in {str(existing)!r}"
+        ) from error
+
+
+def fresh_output(out: str | Path) -> Path:
+    """Return ``out`` if it holds no run, else the first of ``out-2``, ``out-3``, ... that holds none.
+
+    Example::
+
+        from snntorch_tssl.experiments.results import fresh_output
+
+        fresh_output("runs/quickstart-tssl-sequence-seed0")  # that folder, or -2, -3, ... if taken
+    """
+    out = Path(out)
+    candidate, number = out, 1
+    while holds_run(candidate):
+        number += 1
+        candidate = out.with_name(f"{out.name}-{number}")
+    return candidate
 
 
 def write_json(path: str | Path, obj: object) -> None:
     """Write ``obj`` as indented JSON, atomically (see :func:`atomic_write_bytes`)."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` ``state`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _save_figure(figure, path: str | Path) -> None:

@@ -1,159 +1,38 @@
-"""Training loop of the paper's experiments: data, model, rule, loss, metrics, checkpoints, DDP."""
+"""The training run: builds data, rule, loss and network from a :class:`TrainConfig`, runs the epochs, writes results.
+
+Its parts have their own modules: the settings in :mod:`~snntorch_tssl.experiments.config`,
+the process group in :mod:`~snntorch_tssl.experiments.distributed`, checkpoints in
+:mod:`~snntorch_tssl.experiments.checkpoints`, the epoch loop in
+:mod:`~snntorch_tssl.experiments.loop` and the results folder in
+:mod:`~snntorch_tssl.experiments.results`.
+"""
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
-from tqdm import tqdm
 
 from snntorch_tssl import functional, rules
 from snntorch_tssl.data import bundled_mnist, image_dataset, nmnist_dataset
-from snntorch_tssl.experiments.models import ENGINES, SpikingNet, build_model
+from snntorch_tssl.experiments.checkpoints import check_resumable, load_checkpoint, restore, save_checkpoint
+from snntorch_tssl.experiments.config import ConfigError, TrainConfig
+from snntorch_tssl.experiments.distributed import ShardSampler, resolve_device, start_process
+from snntorch_tssl.experiments.loop import evaluate, seed, to_sequence, train_epoch
+from snntorch_tssl.experiments.models import build_model
 from snntorch_tssl.experiments.presets import Preset
-from snntorch_tssl.experiments.results import plot_accuracy, plot_raster, save_checkpoint, write_json
+from snntorch_tssl.experiments.results import METRICS, OutputError, check_output, plot_accuracy, plot_raster, write_json
 from snntorch_tssl.spikegen import targets_spike_sequence
 
 #: Spike-count targets of the count loss per time step (15 and 3 at the paper's T = 30).
 COUNT_TARGETS_PER_STEP = (0.5, 0.1)
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.json"
-
-
-class ConfigError(ValueError):
-    """The requested run cannot be built (unknown rule, unusable T, bad checkpoint, ...)."""
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint that cannot be read or belongs to another experiment."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on.
-
-    :param preset: the experiment (with any command-line overrides applied)
-    :param rule: gradient method, a name of :func:`snntorch_tssl.rules.available`
-    :param engine: "sequence" (:class:`snntorch_tssl.SynapticSequence`) or "stock" (``snn.Synaptic`` in a loop)
-    :param seed: seed of the weights, the data order, dropout and augmentation
-    :param device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
-    :param data_root: dataset folder (``None``: the bundled subset, or ``./data`` for other datasets)
-    :param out: folder for metrics, checkpoint and plots
-    :param resume: checkpoint file or run folder to continue from
-    :param download: let torchvision/tonic download missing datasets
-    :param max_batches: stop each training and test pass after this many batches (smoke tests)
-    :param workers: DataLoader worker processes
-    :param progress: show tqdm progress bars (rank 0 only)
-    :param threads: CPU threads per process (``None``: PyTorch's default)
-
-    Example::
-
-        from snntorch_tssl.experiments import TrainConfig, get_preset
-
-        config = TrainConfig(preset=get_preset("quickstart"), rule="tssl", engine="sequence", out="runs/quickstart")
-    """
-
-    preset: Preset
-    rule: str = "tssl"
-    engine: str = "sequence"
-    seed: int = 0
-    device: str = "auto"
-    data_root: str | None = None
-    out: Path = field(default_factory=lambda: Path("runs"))
-    resume: Path | None = None
-    download: bool = True
-    max_batches: int | None = None
-    workers: int = 0
-    progress: bool = True
-    threads: int | None = 1
-
-    def describe(self) -> dict:
-        """The run's settings as a JSON-ready dict (stored in metrics and checkpoints)."""
-        settings = {key: value for key, value in asdict(self).items() if key not in ("preset", "out", "resume")}
-        return {"preset": self.preset.to_dict(), **settings}
-
-
-# --------------------------------------------------------------------------
-# Distributed setup (torchrun sets RANK, WORLD_SIZE, LOCAL_RANK).
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Process:
-    """This process's place in a (possibly single-process) run."""
-
-    rank: int
-    world_size: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was requested but CUDA is not available; use --device cpu")
-    return device
-
-
-def start_process(device: str) -> Process:
-    """Join the torchrun process group if there is one (gloo on CPU, nccl on CUDA).
-
-    :param device: the requested device (see :class:`TrainConfig`)
-    :returns: rank, world size and the device this process trains on
-    """
-    resolved = _resolve_device(device)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Process(0, 1, resolved)
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if resolved.type == "cuda":
-        resolved = torch.device("cuda", local_rank)
-        torch.cuda.set_device(resolved)
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
-    return Process(dist.get_rank(), dist.get_world_size(), resolved)
-
-
-def _all_reduce(values: Tensor, process: Process) -> Tensor:
-    if process.world_size > 1:
-        values = values.to(process.device)
-        dist.all_reduce(values)
-    return values.cpu()
-
-
-class _ShardSampler(Sampler[int]):
-    """Every ``world_size``-th index starting at ``rank``, in order, without padding (exact test metrics)."""
-
-    def __init__(self, size: int, process: Process) -> None:
-        self.indices = list(range(process.rank, size, process.world_size))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-# --------------------------------------------------------------------------
-# Building blocks: data, rule, loss.
-# --------------------------------------------------------------------------
 
 
 def load_datasets(preset: Preset, data_root: str | None, download: bool) -> tuple[Dataset, Dataset]:
@@ -168,13 +47,6 @@ def load_datasets(preset: Preset, data_root: str | None, download: bool) -> tupl
         return train, nmnist_dataset(root, train=False, steps=preset.steps, download=download)
     train = image_dataset(preset.dataset, root, train=True, download=download, augment=preset.augment)
     return train, image_dataset(preset.dataset, root, train=False, download=download)
-
-
-def to_sequence(x: Tensor, steps: int) -> Tensor:
-    """Time-first input: images ``[B, C, H, W]`` repeated T times; event frames ``[B, T, ...]`` transposed."""
-    if x.dim() == 5:
-        return x.transpose(0, 1)
-    return x.unsqueeze(0).expand(steps, *x.shape)
 
 
 def spike_grad_factory(rule: str, tau_s: float) -> Callable[[], Callable[[Tensor], Tensor]]:
@@ -192,137 +64,34 @@ def make_loss(preset: Preset) -> Callable[[Tensor, Tensor], Tensor]:
     if preset.loss == "count":
         desired, undesired = (rate * preset.steps for rate in COUNT_TARGETS_PER_STEP)
         return functional.count_loss(desired=desired, undesired=undesired, tau=preset.tau_s, reduction="sum")
-    try:
-        train = targets_spike_sequence(torch.zeros(1, dtype=torch.long), 2, preset.steps, preset.target)[:, 0, 0]
-    except ValueError as error:
-        raise ConfigError(f"target pattern {preset.target!r} cannot be used with T={preset.steps}: {error}") from error
-    if train.sum() == 0:
-        raise ConfigError(
-            f"target pattern {preset.target!r} cannot be used with T={preset.steps}: the label neuron's target "
-            f"{train.tolist()} has no spike, so it is the same as the other neurons'; use more --steps"
-        )
+    unusable = f"target pattern {preset.target!r} cannot be used with T={preset.steps}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a target equal to the other neurons' is an error here
+        try:
+            targets_spike_sequence(torch.zeros(1, dtype=torch.long), 2, preset.steps, preset.target)
+        except (ValueError, UserWarning) as error:
+            raise ConfigError(f"{unusable}: {error}") from error
     return functional.van_rossum_loss(tau=preset.tau_s, pattern=preset.target, reduction="sum")
 
 
-def _check_resume(checkpoint_path: Path, config: TrainConfig) -> dict:
-    path = checkpoint_path / CHECKPOINT if checkpoint_path.is_dir() else checkpoint_path
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # any unreadable or foreign file
-        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {error}") from error
-    if not isinstance(state, dict) or "config" not in state or "model" not in state:
-        raise CheckpointError(f"{str(path)!r} is not a checkpoint written by snntorch-tssl")
-    saved = dict(state["config"])
-    saved["preset"] = {key: value for key, value in saved.get("preset", {}).items() if key != "epochs"}
-    ours = {key: value for key, value in config.preset.to_dict().items() if key != "epochs"}
-    for key, wanted in (("preset", ours), ("engine", config.engine), ("rule", config.rule)):
-        if saved.get(key) != wanted:
-            name = saved.get(key, {}).get("name") if key == "preset" else saved.get(key)
-            asked = config.preset.name if key == "preset" else wanted
-            detail = "" if key != "preset" or name != asked else " (same name, different settings)"
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} is from {key} {name!r}{detail}, but this run uses {key} {asked!r}"
-            )
-    return state
-
-
-# --------------------------------------------------------------------------
-# One epoch of training / evaluation.
-# --------------------------------------------------------------------------
-
-
-def _train_epoch(
-    model: nn.Module,
-    loader: DataLoader,
-    loss_fn: Callable[[Tensor, Tensor], Tensor],
-    optimizer: torch.optim.Optimizer,
-    config: TrainConfig,
-    process: Process,
-    epoch: int,
-) -> dict:
-    preset = config.preset
-    model.train()
-    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
-    bar = tqdm(loader, desc=f"epoch {epoch} train", leave=False, disable=not (config.progress and process.is_main))
-    for batch, (x, y) in enumerate(bar):
-        if config.max_batches is not None and batch >= config.max_batches:
-            break
-        x, y = x.to(process.device, non_blocking=True), y.to(process.device, non_blocking=True)
-        spk = model(to_sequence(x, preset.steps))
-        loss = loss_fn(spk, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), preset.clip_norm)
-        optimizer.step()
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.clamp_(-preset.weight_clamp, preset.weight_clamp)
-        totals += torch.tensor(
-            [loss.item(), functional.accuracy_psc(spk.detach(), y, tau=preset.tau_s) * len(y), len(y)],
-            dtype=torch.float64,
-        )
-        bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}", acc=f"{totals[1] / totals[2]:.3f}")
-    loss_sum, correct, samples = _all_reduce(totals, process).tolist()
-    return {"train_loss": loss_sum / max(samples, 1), "train_accuracy": correct / max(samples, 1), "samples": samples}
-
-
-@torch.no_grad()
-def _evaluate(model: SpikingNet, loader: DataLoader, config: TrainConfig, process: Process, epoch: int) -> dict:
-    preset = config.preset
-    model.eval()
-    layers = model.spiking_layers()
-    counts: dict[str, Tensor] = {}
-
-    def recorder(name: str):
-        def hook(_module: nn.Module, _inputs: tuple, output: Tensor) -> None:
-            per_unit = output.detach().sum(dim=(0, 1)).double().cpu()
-            counts[name] = counts[name] + per_unit if name in counts else per_unit
-
-        return hook
-
-    handles = [module.register_forward_hook(recorder(name)) for name, module in layers]
-    correct = samples = 0.0
-    raster = None
-    try:
-        bar = tqdm(loader, desc=f"epoch {epoch} test", leave=False, disable=not (config.progress and process.is_main))
-        for batch, (x, y) in enumerate(bar):
-            if config.max_batches is not None and batch >= config.max_batches:
-                break
-            x, y = x.to(process.device), y.to(process.device)
-            spk = model(to_sequence(x, preset.steps))
-            correct += functional.accuracy_psc(spk, y, tau=preset.tau_s) * len(y)
-            samples += len(y)
-            if raster is None:
-                raster = (spk[:, :4].cpu(), y[:4].cpu())
-    finally:
-        for handle in handles:
-            handle.remove()
-    names = [name for name, _ in layers]
-    unit_counts = [_all_reduce(counts[name], process) for name in names]
-    correct, samples = _all_reduce(torch.tensor([correct, samples], dtype=torch.float64), process).tolist()
-    silent = {f"layer{index + 1}": float((c == 0).double().mean()) for index, c in enumerate(unit_counts)}
-    return {"test_accuracy": correct / max(samples, 1), "silent_fraction": silent, "raster": raster}
-
-
-# --------------------------------------------------------------------------
-# The run.
-# --------------------------------------------------------------------------
-
-
-def _seed(seed: int, offset: int = 0) -> None:
-    torch.manual_seed(seed * 1000 + offset)
+def _continues_in_place(config: TrainConfig, checkpoint_path: Path) -> bool:
+    """Whether the run writes into the folder of the checkpoint it resumes."""
+    return Path(config.out).resolve() == checkpoint_path.parent.resolve()
 
 
 def train(config: TrainConfig) -> dict:
     r"""Train ``config.preset`` and return the results (also written to ``config.out``).
 
     Every input is checked before anything is written: an unknown rule, a
-    target pattern that does not fit T, missing data or a checkpoint of
-    another experiment raise (:class:`ConfigError`,
+    target pattern that does not fit T, an unusable device, a results folder
+    that is a file, cannot be written or already holds another run, missing
+    data, or a malformed checkpoint or one of another experiment raise
+    (:class:`ConfigError`, :class:`CheckpointError`, :class:`OutputError`,
     :class:`snntorch_tssl.data.DataNotFoundError`) and leave ``config.out``
     untouched. Afterwards, at the end of every epoch, rank 0 atomically
     rewrites ``metrics.json``, ``checkpoint.pt``, ``accuracy.png`` and
-    ``raster.png``.
+    ``raster.png``; a write that fails (a full disk) raises
+    :class:`OutputError` and leaves the previous epoch's files as they were.
 
     One step of the recipe (TSSL_BP spec, section 5):
 
@@ -335,24 +104,30 @@ def train(config: TrainConfig) -> dict:
 
     Example::
 
+        import tempfile
         from pathlib import Path
         from snntorch_tssl.experiments import TrainConfig, get_preset, train
 
-        result = train(TrainConfig(get_preset("quickstart").with_overrides(epochs=1), out=Path("runs/demo")))
+        out = Path(tempfile.mkdtemp()) / "demo"
+        result = train(TrainConfig(get_preset("quickstart").with_overrides(epochs=1), out=out))
         print(result["best_test_accuracy"])
     """
-    if config.engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {config.engine!r}")
     preset = config.preset
     spike_grad = spike_grad_factory(config.rule, preset.tau_s)
     loss_fn = make_loss(preset)
-    state = _check_resume(config.resume, config) if config.resume is not None else None
+    resolve_device(config.device)
+    checkpoint = None
+    if config.resume is not None:
+        checkpoint = load_checkpoint(config.resume)
+        check_resumable(checkpoint, config)
+    out = Path(config.out)
+    check_output(out, continuing=checkpoint is not None and _continues_in_place(config, checkpoint.path))
     train_set, test_set = load_datasets(preset, config.data_root, config.download)
     process = start_process(config.device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
 
-    _seed(config.seed)
+    seed(config.seed)
     sample = to_sequence(test_set[0][0].unsqueeze(0), preset.steps)
     model = build_model(
         preset.architecture,
@@ -373,11 +148,10 @@ def train(config: TrainConfig) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay)
     history: list[dict] = []
     start_epoch = 1
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = state["history"]
-        start_epoch = state["epoch"] + 1
+    if checkpoint is not None:
+        restore(checkpoint, model, optimizer)
+        history = list(checkpoint.history)
+        start_epoch = checkpoint.epoch + 1
     network = model
     if process.world_size > 1:
         network = nn.parallel.DistributedDataParallel(
@@ -390,20 +164,17 @@ def train(config: TrainConfig) -> dict:
     loader_args = {"num_workers": config.workers, "pin_memory": process.device.type == "cuda"}
     train_loader = DataLoader(train_set, batch_size=preset.batch_size, sampler=train_sampler, **loader_args)
     test_loader = DataLoader(
-        test_set, batch_size=preset.batch_size, sampler=_ShardSampler(len(test_set), process), **loader_args
+        test_set, batch_size=preset.batch_size, sampler=ShardSampler(len(test_set), process), **loader_args
     )
-    out = Path(config.out)
-    if process.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     result = {"config": config.describe(), "world_size": process.world_size, "epochs": history}
     title = f"{preset.name}, {config.rule}, T={preset.steps}"
     for epoch in range(start_epoch, preset.epochs + 1):
         train_sampler.set_epoch(epoch)
-        _seed(config.seed, offset=epoch * 100 + process.rank + 1)
+        seed(config.seed, offset=epoch * 100 + process.rank + 1)
         started, cpu_started = time.perf_counter(), time.process_time()
-        metrics = _train_epoch(network, train_loader, loss_fn, optimizer, config, process, epoch)
+        metrics = train_epoch(network, train_loader, loss_fn, optimizer, config, process, epoch)
         train_time = time.perf_counter() - started
-        evaluation = _evaluate(model, test_loader, config, process, epoch)
+        evaluation = evaluate(model, test_loader, config, process, epoch)
         raster = evaluation.pop("raster")
         best = max([row["test_accuracy"] for row in history] + [evaluation["test_accuracy"]])
         row = {
@@ -421,20 +192,7 @@ def train(config: TrainConfig) -> dict:
         if process.is_main:
             result["best_test_accuracy"] = best
             result["finished"] = epoch == preset.epochs
-            save_checkpoint(
-                out / CHECKPOINT,
-                {
-                    "config": config.describe(),
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "history": history,
-                },
-            )
-            write_json(out / METRICS, result)
-            plot_accuracy(history, out / "accuracy.png", title)
-            if raster is not None:
-                plot_raster(*raster, out / "raster.png", f"{title}, epoch {epoch}")
+            _write_epoch(out, config, epoch, model, optimizer, history, result, raster, title)
             print(
                 f"epoch {epoch}/{preset.epochs}: train loss {row['train_loss']:.4f}, "
                 f"train acc {100 * row['train_accuracy']:.2f}%, test acc {100 * row['test_accuracy']:.2f}% "
@@ -445,5 +203,32 @@ def train(config: TrainConfig) -> dict:
     result.setdefault("best_test_accuracy", max((row["test_accuracy"] for row in history), default=math.nan))
     result["finished"] = True
     if process.is_main and start_epoch > preset.epochs:
-        write_json(out / METRICS, result)
+        _write(out, lambda: write_json(out / METRICS, result))
     return result
+
+
+def _write(out: Path, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write results to {str(out)!r}: {error.strerror or error} (every file there is whole: each is "
+            f"replaced atomically, so its checkpoint is the last one saved)"
+        ) from error
+
+
+def _write_epoch(
+    out: Path, config: TrainConfig, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+    history: list[dict], result: dict, raster: tuple[Tensor, Tensor] | None, title: str,
+) -> None:  # fmt: skip
+    """Write the epoch's checkpoint, metrics and plots into ``out`` (each file atomically)."""
+
+    def write() -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(out, config, epoch, model, optimizer, history)
+        write_json(out / METRICS, result)
+        plot_accuracy(history, out / "accuracy.png", title)
+        if raster is not None:
+            plot_raster(*raster, out / "raster.png", f"{title}, epoch {epoch}")
+
+    _write(out, write)

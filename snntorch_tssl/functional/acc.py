@@ -8,7 +8,7 @@ from snntorch_tssl import _math
 from snntorch_tssl._validation import check_labels, check_spike_output, check_time_constant
 
 
-def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
+def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> Tensor:
     r"""Fraction of samples whose largest summed output PSC is at the label neuron.
 
     .. math::
@@ -28,9 +28,11 @@ def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
     ties are broken: here the lowest index wins).
 
     :param spk_out: output spikes ``[T, B, C]``
-    :param targets: integer labels ``[B]``
+    :param targets: integer labels ``[B]`` (any integer dtype)
     :param tau: PSC kernel time constant :math:`\tau \ge 1` in steps (the network's :math:`\tau_s`)
-    :return: accuracy in [0, 1]
+    :return: the accuracy in [0, 1] as a 0-dim float tensor on the device of ``spk_out``. It is not
+        read on the host, so the call does not wait for the device; ``float(acc)`` (or ``acc.item()``)
+        reads it when you need the number, and sums of several batches can stay on the device.
 
     Example::
 
@@ -40,10 +42,11 @@ def accuracy_psc(spk_out: Tensor, targets: Tensor, tau: float = 3.0) -> float:
         spk_out = torch.zeros(5, 2, 3)
         spk_out[0, 0, 1] = 1  # sample 0: one early spike on neuron 1
         spk_out[4, 0, 2] = 1  # ... and one late spike on neuron 2
-        TF.accuracy_psc(spk_out, torch.tensor([1, 0]), tau=3.0)  # 1.0: both correct
+        acc = TF.accuracy_psc(spk_out, torch.tensor([1, 0]), tau=3.0)  # tensor(1.): both correct
+        print(f"accuracy {float(acc):.2f}")
     """
     check_spike_output("spk_out", spk_out)
     check_time_constant("tau", tau)
-    check_labels("targets", targets, spk_out.shape[2], batch=spk_out.shape[1])
+    targets = check_labels("targets", targets, spk_out.shape[2], batch=spk_out.shape[1])
     score = _math.psc_filter_forward(spk_out.detach(), tau).sum(dim=0)
-    return (score.argmax(dim=1) == targets).float().mean().item()
+    return (score.argmax(dim=1) == targets).float().mean()

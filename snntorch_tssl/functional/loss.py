@@ -58,8 +58,8 @@ class van_rossum_loss(_SpikeLoss):
 
     reduced over the batch by ``reduction``: ``"sum"`` (the TSSL-BP authors'),
     ``"mean"`` (snnTorch's habit, :math:`\frac{1}{B}\sum_b L_b`) or ``"none"``
-    (``[B]``). The filter is the O(T) recursion :func:`snntorch_tssl._math.psc_filter`
-    and its gradient the transposed filter, so
+    (``[B]``). The filter is an O(T) recursion over time (the neuron's own
+    synaptic filter) and its gradient the transposed filter, so
     :math:`\partial L / \partial S^{out} = \kappa^\top (\kappa * (S^{out} - S^{target}))`
     without any ``T x T`` matrix. The output may be graded or real-valued.
 
@@ -77,7 +77,7 @@ class van_rossum_loss(_SpikeLoss):
     :param off_num_spikes: spike count of ``off_pattern="regular"``
 
     Inputs: ``spk_out`` ``[T, B, C]``; ``targets`` either integer labels
-    ``[B]`` or target spike trains ``[T, B, C]``.
+    ``[B]`` (any integer dtype) or target spike trains ``[T, B, C]``.
 
     Example::
 
@@ -115,7 +115,7 @@ class van_rossum_loss(_SpikeLoss):
             raise TypeError(f"targets must be a torch.Tensor (labels [B] or trains [T, B, C]), got {type(targets)}")
         steps, batch, classes = spk_out.shape
         if targets.dim() == 1:
-            check_labels("targets", targets, classes, batch=batch)
+            targets = check_labels("targets", targets, classes, batch=batch)
             return targets_spike_sequence(
                 targets,
                 classes,
@@ -156,12 +156,12 @@ class count_loss(_SpikeLoss):
     step, as in the authors' code. ``reduction`` as in :class:`van_rossum_loss`
     (the authors' is ``"sum"``).
 
-    :param desired: target PSC sum of the label neuron
-    :param undesired: target PSC sum of the other neurons
+    :param desired: target PSC sum of the label neuron (``>= undesired``)
+    :param undesired: target PSC sum of the other neurons (``>= 0``)
     :param tau: PSC kernel time constant :math:`\tau \ge 1` in steps (the network's :math:`\tau_s`)
     :param reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``
 
-    Inputs: ``spk_out`` ``[T, B, C]``; ``targets`` integer labels ``[B]``.
+    Inputs: ``spk_out`` ``[T, B, C]``; ``targets`` integer labels ``[B]`` (any integer dtype).
 
     Example::
 
@@ -179,13 +179,20 @@ class count_loss(_SpikeLoss):
         super().__init__(tau, reduction)
         self.desired = check_real("desired", desired)
         self.undesired = check_real("undesired", undesired)
+        if self.undesired < 0:
+            raise ValueError(f"undesired must be a PSC count >= 0 (output PSCs are never negative), got {undesired}")
+        if self.desired < self.undesired:
+            raise ValueError(
+                f"desired must be >= undesired (the label neuron should fire at least as much as the others), "
+                f"got desired={desired}, undesired={undesired}"
+            )
         self.__name__ = "count_loss"
 
     def _per_sample(self, spk_out: Tensor, targets: Tensor) -> Tensor:
         steps, batch, classes = spk_out.shape
-        check_labels("targets", targets, classes, batch=batch)
+        targets = check_labels("targets", targets, classes, batch=batch)
         count = _math.psc_filter(spk_out, self.tau).sum(dim=0)  # [B, C]
-        is_label = torch.nn.functional.one_hot(targets, classes).bool()
+        is_label = targets[:, None] == torch.arange(classes, device=targets.device)  # [B, C]
         delta = (count - torch.where(is_label, self.desired, self.undesired)) / steps
         delta = torch.where(is_label, delta.clamp(max=0.0), delta.clamp(min=0.0))
         return 0.5 * steps * delta.square().sum(dim=1)
