@@ -109,10 +109,7 @@ PUBLIC_HOMES = ("torch", "torch.nn", "torch.utils.data", "snntorch", "numpy")
 #: Names that type hints carry in their short form (``from torch import Tensor``).
 SHORT_NAMES = {"Tensor": "torch.Tensor", "nn.Module": "torch.nn.Module", "Path": "pathlib.Path"}
 #: Internal functions named in the docstrings of the TSSL rule: they have no page of their own.
-nitpick_ignore = [
-    ("py:func", "snntorch_tssl._math.tssl_sequence_backward"),
-    ("py:func", "snntorch_tssl.rules.tssl.sequence.tssl_sequence_forward"),
-]
+nitpick_ignore: list[tuple[str, str]] = []
 
 
 def _public_name(cls: type) -> str | None:

@@ -23,7 +23,6 @@ from snntorch_tssl._math.filters import (
 )
 from snntorch_tssl._math.lif import (
     RESET_MECHANISMS,
-    LIFParameters,
     LIFScan,
     lif_sequence_forward,
     lif_sequence_scan,
@@ -47,7 +46,6 @@ from snntorch_tssl._math.tssl import (
 __all__ = [
     "CHUNK_ELEMENTS",
     "CHUNK_ELEMENTS_ACCELERATOR",
-    "LIFParameters",
     "LIFScan",
     "RESET_MECHANISMS",
     "TSSLOptions",

@@ -12,20 +12,6 @@ from snntorch_tssl._math.tiling import as_matrix, scalar_like, split_tiles
 RESET_MECHANISMS = ("zero", "subtract", "none")
 
 
-class LIFParameters(NamedTuple):
-    r"""The constants of a synapse + LIF neuron that a sequence pass needs, as tensors of the compute dtype.
-
-    :math:`I[t] = \alpha I[t-1] + (1 - \alpha) X[t]`, :math:`u[t] = \beta \hat u[t-1] + I[t]`,
-    :math:`s[t] = \mathbb{1}[u[t] > V]`; ``alpha`` is None for a neuron without a synapse
-    (:math:`I = X`).
-    """
-
-    alpha: Tensor | None
-    beta: Tensor
-    threshold: Tensor
-    reset_mechanism: str
-
-
 def reset_removed(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_mechanism: str) -> Tensor:
     r"""What the reset takes out of the membrane, :math:`\rho = u - \hat u`.
 

@@ -18,6 +18,7 @@ from snntorch_tssl._validation import (
     check_time_constant,
 )
 from snntorch_tssl.rules import registry
+from snntorch_tssl.rules.protocol import LIFParameters
 from snntorch_tssl.rules.tssl import tssl
 
 
@@ -149,7 +150,7 @@ class SynapticSequence(LIF):
         )
         sequence_forward = getattr(self.spike_grad, "sequence_forward", None)
         if sequence_forward is not None:  # the rule runs the whole sequence itself (e.g. TSSL-BP's O(T) backward)
-            neuron = _math.LIFParameters(alpha, beta, threshold, self.reset_mechanism)
+            neuron = LIFParameters(alpha, beta, threshold, self.reset_mechanism)
             spk, syn, mem = sequence_forward(x, neuron, output=self.output)
         else:
             syn = _math.exponential_filter(x, alpha)

@@ -423,8 +423,10 @@ class LossCheck:
     """Looks at the first gradients that reach the spikes of the rule's neurons for a softmax over spikes.
 
     The gradient of a softmax cross-entropy over the neurons of a layer sums to zero over them at every
-    step, a loss TSSL-BP does not train well; this warns once. It reads a few values on the host, for
-    the first :attr:`CHECKS` backward steps of the rule only.
+    step, a loss TSSL-BP does not train well; this warns once. The test runs for the first
+    :attr:`CHECKS` backward steps of the rule only (not while ``torch.compile`` traces, not on the meta
+    device). Its verdict is read on the host without waiting for the device: on the CPU at once, on
+    an accelerator from a non-blocking copy at a later step, once the copy has arrived.
     """
 
     CHECKS = 8
@@ -432,9 +434,13 @@ class LossCheck:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._left = self.CHECKS
+        self._pending: list[tuple[object, Tensor, str]] = []
 
     def __call__(self, grad_spike: Tensor, where: str) -> None:
-        if self._left <= 0 or grad_spike.dim() < 2 or grad_spike.shape[-1] < 2 or torch.compiler.is_compiling():
+        if self._pending:
+            self._collect()
+        skip = grad_spike.dim() < 2 or grad_spike.shape[-1] < 2 or grad_spike.device.type == "meta"
+        if self._left <= 0 or skip or torch.compiler.is_compiling():
             return
         with self._lock:
             if self._left <= 0:
@@ -442,13 +448,34 @@ class LossCheck:
             self._left -= 1
         per_step = grad_spike.reshape(-1, grad_spike.shape[-1])
         size = per_step.abs().sum(-1)
-        if bool((size > 0).any()) and bool((per_step.sum(-1).abs() <= 1e-4 * size).all()):
-            self._left = 0
-            warnings.warn(
-                _SOFTMAX_OVER_SPIKES.format(where=where, neurons=grad_spike.shape[-1]),
-                UserWarning,
-                stacklevel=user_stacklevel(),
-            )
+        softmax_like = (size > 0).any() & (per_step.sum(-1).abs() <= 1e-4 * size).all()
+        message = _SOFTMAX_OVER_SPIKES.format(where=where, neurons=grad_spike.shape[-1])
+        if grad_spike.device.type == "cpu":
+            if softmax_like:
+                self._warn(message)
+            return
+        verdict = torch.empty((), dtype=torch.bool, pin_memory=True)
+        verdict.copy_(softmax_like, non_blocking=True)
+        arrived = torch.Event(grad_spike.device)
+        arrived.record()
+        with self._lock:
+            self._pending.append((arrived, verdict, message))
+
+    def _collect(self) -> None:
+        with self._lock:
+            arrived, waiting = [], []
+            for item in self._pending:
+                (arrived if item[0].query() else waiting).append(item)
+            self._pending = waiting
+        for _, verdict, message in arrived:
+            if verdict:
+                self._warn(message)
+                break
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            self._left, self._pending = 0, []
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
 
 
 class _StepContext(NamedTuple):

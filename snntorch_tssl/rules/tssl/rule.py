@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from snntorch_tssl import _math
 from snntorch_tssl._validation import check_bool, check_positive, check_time_constant
+from snntorch_tssl.rules.protocol import LIFParameters
 from snntorch_tssl.rules.tssl import binding
 from snntorch_tssl.rules.tssl.sequence import tssl_sequence_forward
 
@@ -97,8 +98,9 @@ class TSSL(nn.Module):
         _install_registration_hook()
 
     def _init_runtime_state(self) -> None:
-        """What the rule keeps while it runs (not copied by pickle or deepcopy): see :class:`.binding.LastMembranes`
-        and :class:`.binding.LossCheck`."""
+        """What the rule keeps while it runs, not copied by pickle or deepcopy: the membrane each neuron
+        returned last (so that a detached copy of it continues the sequence) and its one-time check of the
+        loss's gradient."""
         self.last_membranes = binding.LastMembranes()
         self.loss_check = binding.LossCheck()
 
@@ -125,13 +127,20 @@ class TSSL(nn.Module):
         return binding.step_call(self, call, mem_shift)
 
     def sequence_forward(
-        self, input_: Tensor, neuron: _math.LIFParameters, *, output: bool, backend: str = "torch"
+        self, input_: Tensor, neuron: LIFParameters, *, output: bool, backend: str = "torch"
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         r"""The rule's sequence path: ``neuron`` over the whole ``input_`` with the O(T) TSSL-BP backward.
 
         A sequence neuron (:class:`snntorch_tssl.SynapticSequence`) calls this instead of stepping the
-        rule. :math:`\tau_s` is the rule's, else the neuron's synaptic time constant
-        :math:`1 / (1 - \alpha)`; see :func:`snntorch_tssl.rules.tssl.sequence.tssl_sequence_forward`.
+        rule; a third-party rule may offer the same method. :math:`\tau_s` is the rule's, else the
+        neuron's synaptic time constant :math:`1 / (1 - \alpha)`.
+
+        :param input_: the synapse's input :math:`X`, ``[T, B, ...]``
+        :param neuron: the neuron's constants :math:`\alpha, \beta, V` (tensors of the input's dtype)
+            and reset mechanism
+        :param output: also return the synaptic current and the membrane after reset
+        :param backend: "torch" (or, where the neuron offers it, "triton")
+        :return: ``(spk, syn, mem)``; ``syn`` and ``mem`` are None unless ``output``
         """
         return tssl_sequence_forward(
             input_, neuron, self.options, output=output, backend=backend, loss_check=self.loss_check

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from snntorch_tssl import _math
+from snntorch_tssl.rules.protocol import LIFParameters
 from snntorch_tssl.rules.tssl.binding import first_derivative_only
 
 
@@ -68,7 +69,7 @@ class _TSSLSequence(torch.autograd.Function):
 
 def tssl_sequence_forward(
     input_: Tensor,
-    neuron: _math.LIFParameters,
+    neuron: LIFParameters,
     options: _math.TSSLOptions,
     *,
     output: bool,
