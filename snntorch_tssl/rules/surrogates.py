@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from snntorch import surrogate
 from torch import Tensor, nn
 
@@ -16,6 +17,15 @@ SURROGATES: dict[str, tuple[str, dict[str, float]]] = {
     "heaviside": ("Heaviside", {}),
     "SFS": ("SparseFastSigmoid", {"slope": 25.0, "B": 1.0}),
     "SSO": ("StochasticSpikeOperator", {"mean": 0.0, "variance": 0.2}),
+}
+
+
+# The derivatives of the surrogates that have one in closed form, written as snnTorch's backward passes
+# compute them (same operations, same order) without the incoming gradient.
+DERIVATIVES = {
+    "atan": lambda x, alpha: alpha / 2 / (1 + (torch.pi / 2 * alpha * x).pow_(2)),
+    "fast_sigmoid": lambda x, slope: 1.0 / (slope * torch.abs(x) + 1.0) ** 2,
+    "sigmoid": lambda x, slope: slope * torch.exp(-slope * x) / ((torch.exp(-slope * x) + 1) ** 2),
 }
 
 
@@ -64,6 +74,13 @@ class SnnTorchSurrogate(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         function = getattr(surrogate, SURROGATES[self.name][0])
         return function.apply(x, *self.params.values()).to(x.dtype)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        r"""The spike derivative :math:`\phi'(x)` this surrogate's backward pass multiplies the gradient by
+        (``atan``, ``fast_sigmoid`` and ``sigmoid``; the others raise ``NotImplementedError``)."""
+        if self.name not in DERIVATIVES:
+            raise NotImplementedError(f"{self.name}() has no closed-form derivative here; only {sorted(DERIVATIVES)}")
+        return DERIVATIVES[self.name](x, *self.params.values())
 
     def extra_repr(self) -> str:
         return ", ".join([repr(self.name)] + [f"{key}={value}" for key, value in self.params.items()])
