@@ -14,7 +14,7 @@ import itertools
 import pytest
 import torch
 
-from snntorch_tssl import _math, rules, stbp
+from snntorch_tssl import SynapticSequence, _math, rules, stbp, tssl
 
 triton = pytest.importorskip("triton", reason="triton does not import: SynapticSequence uses the PyTorch path")
 
@@ -252,3 +252,89 @@ def test_surrogate_backward_kernel_equals_pytorch(name, reset):
 @pytest.mark.parametrize("steps", [1, 2, 100])
 def test_surrogate_backward_kernel_over_steps(steps):
     compare_surrogate("atan", steps, "zero", full=True, seed=steps)
+
+
+# --------------------------------------------------------------------------------------------------
+# SynapticSequence with backend="triton" against backend="torch"
+# --------------------------------------------------------------------------------------------------
+
+NEURON_RULES = {
+    "tssl": lambda: tssl(tau_s=3.0),
+    "tssl-bare": lambda: tssl(tau_s=3.0, warmup=False, reset_term=False),
+    "stbp-gaussian": lambda: stbp("gaussian", a=0.5),
+    "atan": lambda: "atan",
+}
+
+
+def run_neuron(backend: str, rule: str, x: torch.Tensor, reset: str = "zero", chunks: int = 1):
+    """Spikes, membrane and input gradient of a SynapticSequence (optionally over chunks of the sequence)."""
+    neuron = SynapticSequence(tau_s=3.0, tau_m=5.0, spike_grad=NEURON_RULES[rule](), reset_mechanism=reset, output=True)
+    neuron.backend = backend
+    x = x.detach().clone().requires_grad_()
+    generator = torch.Generator().manual_seed(11)
+    weights = (torch.randint(-8, 9, x.shape, generator=generator) / 8).to(
+        device=DEVICE, dtype=x.dtype
+    )  # exact in any dtype
+    state, outputs = neuron.init_synaptic(), []
+    for chunk in x.tensor_split(chunks):
+        out, state = neuron(chunk, state)
+        outputs.append(out)
+    spk, mem = (torch.cat([getattr(out, name) for out in outputs]) for name in ("spk", "mem"))
+    ((spk * weights).sum() + (mem * weights).sum()).backward()
+    return spk, mem, x.grad
+
+
+@pytest.mark.parametrize("rule", list(NEURON_RULES))
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+def test_synaptic_sequence_triton_equals_torch(rule, reset):
+    x = make(9, seed=3, scale=2.5)
+    spk, mem, grad = run_neuron("triton", rule, x, reset)
+    spk_ref, mem_ref, grad_ref = run_neuron("torch", rule, x, reset)
+    assert torch.equal(spk, spk_ref) and torch.equal(mem, mem_ref)
+    assert_close_on_scale(grad, grad_ref)
+    assert 0 < spk.mean() < 1
+
+
+@pytest.mark.parametrize("rule", ["tssl", "atan"])
+def test_chunked_triton_sequence_equals_one_call(rule):
+    x = make(12, seed=4, scale=2.5)
+    spk, mem, grad = run_neuron("triton", rule, x, chunks=3)
+    spk_one, mem_one, grad_one = run_neuron("triton", rule, x)
+    assert torch.equal(spk, spk_one) and torch.equal(mem, mem_one)
+    assert_close_on_scale(grad, grad_one)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("rule", ["tssl", "atan"])
+def test_low_precision_input_is_the_float32_triton_neuron_rounded(dtype, rule):
+    x = make(8, seed=5, scale=2.5).to(dtype)
+    spk, mem, grad = run_neuron("triton", rule, x)
+    spk32, mem32, grad32 = run_neuron("triton", rule, x.float())
+    spk_torch, _, _ = run_neuron("torch", rule, x)
+    assert spk.dtype == grad.dtype == dtype
+    assert torch.equal(spk, spk_torch) and torch.equal(spk.float(), spk32)
+    assert torch.equal(mem, mem32.to(dtype)) and torch.equal(grad, grad32.to(dtype))
+
+
+def test_non_contiguous_input_gives_the_results_of_a_contiguous_one():
+    x = make(7, seed=6, scale=2.5).transpose(1, 2).contiguous().transpose(1, 2)
+    assert not x.is_contiguous()
+    for left, right in zip(run_neuron("triton", "tssl", x), run_neuron("triton", "tssl", x.contiguous()), strict=True):
+        assert torch.equal(left, right)
+
+
+def test_float64_and_stepped_rules_fall_back_to_pytorch():
+    x = make(6, seed=7, scale=2.5).double()
+    for left, right in zip(run_neuron("triton", "tssl", x), run_neuron("torch", "tssl", x), strict=True):
+        assert torch.equal(left, right)
+    stepped = SynapticSequence(spike_grad=lambda shift: (shift > 0).to(shift.dtype), backend="triton")
+    assert stepped(x.float()).shape == x.shape
+
+
+@pytest.mark.parametrize("shape", [(5, 0, 8), (5, 4, 0)])
+@pytest.mark.parametrize("rule", ["tssl", "atan"])
+def test_empty_batch_with_triton(shape, rule):
+    x = torch.rand(shape, device=DEVICE, requires_grad=True)
+    spk = SynapticSequence(spike_grad=NEURON_RULES[rule](), backend="triton")(x)
+    spk.sum().backward()
+    assert spk.shape == shape and x.grad.shape == shape

@@ -168,14 +168,20 @@ class TSSL(nn.Module):
         )
 
     def sequence_forward(
-        self, input_: Tensor, neuron: _math.LIFParameters, *, output: bool, backend: str = "torch"
-    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        self,
+        input_: Tensor,
+        neuron: _math.LIFParameters,
+        *,
+        output: bool,
+        backend: str = "auto",
+        state: tuple | None = None,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None]:
         """The rule's sequence path: ``neuron`` over the whole ``input_`` with the O(T) TSSL-BP backward.
 
         A sequence neuron (:class:`snntorch_tssl.SynapticSequence`) calls this instead of stepping
         the rule; see :func:`snntorch_tssl.rules.tssl.sequence.tssl_sequence_forward`.
         """
-        return tssl_sequence_forward(input_, neuron, self.options, output=output, backend=backend)
+        return tssl_sequence_forward(input_, neuron, self.options, output=output, backend=backend, state=state)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value}" for key, value in self.options._asdict().items())
