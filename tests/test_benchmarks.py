@@ -43,3 +43,21 @@ def test_time_scaling_benchmark(tmp_path):
     results = json.loads((tmp_path / "time_scaling_cpu.json").read_text())
     assert {run["steps"] for run in results["runs"] if run["variant"] == OURS} == {5, 100, 1000}
     assert results["ratios"]["backward_T1000_over_T100"] > 0
+
+
+@pytest.mark.slow
+def test_gpu_check_smoke(tmp_path):
+    """The GPU check's code path on CPU at tiny sizes (its Triton variants in Triton's interpreter)."""
+    run_script("gpu_check.py", "--out", str(tmp_path), "--smoke")
+    results = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert results["tests"]["triton"]["returncode"] == 0 and results["tests"]["triton"]["tests"] == 1
+    variants = {run["variant"] for run in results["layer"]["runs"]}
+    expected = {
+        "SynapticSequence + tssl (triton)",
+        "SynapticSequence + tssl (torch)",
+        "snn.Leaky + atan (Linear per step)",
+    }
+    assert expected <= variants and not results["measured_on_gpu"]
+    assert {record["rule"] for record in results["training"]} == {"tssl", "stbp-rectangular", "atan"}
+    assert all(record["samples_per_s"] > 0 for record in results["training"])
+    assert (tmp_path / "gpu_check.png").stat().st_size > 0
