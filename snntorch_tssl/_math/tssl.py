@@ -140,9 +140,8 @@ def tssl_sequence_backward(
 
     With ``synapse_decay`` :math:`\alpha` (the synapse of
     :func:`lif_sequence_scan`), the result is the gradient with respect to the
-    synapse's input :math:`X` instead, through the transposed filter
-    :math:`g_X[t] = (1 - \alpha)\, g_I[t] + \alpha\, g_X[t+1]`, computed in the
-    same pass, :math:`g_I[t] = \partial L / \partial I[t] + \alpha\, g_I[t+1]`,
+    synapse's input :math:`X` instead, through the transposed filter computed in
+    the same pass: :math:`g_I[t] = \partial L / \partial I[t] + \alpha\, g_I[t+1]`,
     :math:`g_X[t] = (1 - \alpha)\, g_I[t]`.
 
     A sequence that continues another one (truncated backpropagation through time over chunks)
