@@ -118,6 +118,17 @@ def test_forward_kernel_options(synapse, keep_syn, keep_after, trace):
         assert (left is None and right is None) or torch.equal(left, right)
 
 
+def test_forward_kernel_takes_the_time_constant_as_a_device_scalar():
+    """tau_s may be the neuron's, a 0-dim tensor (never read on the host); 4 steps is exact either way."""
+    x = make(15, seed=3)
+    kwargs = dict(synapse_decay=0.5, keep_mem_after_reset=True)
+    expected = _math.lif_sequence_scan(x, 0.8, 1.0, "zero", warmup_tau_s=4.0, **kwargs)
+    tau_s = torch.tensor(4.0, device=DEVICE)
+    actual = lif_triton.lif_sequence_scan_triton(x, 0.8, 1.0, "zero", warmup_tau_s=tau_s, **kwargs)
+    assert torch.equal(actual.warmup, expected.warmup) and torch.equal(actual.final.psc, expected.final.psc)
+    assert 0 < expected.warmup.float().mean() < 1
+
+
 def test_forward_kernel_with_a_python_float_decay_rounds_like_pytorch():
     x = make(20, seed=2)
     for decay in (0.6, 0.1, 2 / 3):

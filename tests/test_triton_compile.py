@@ -14,7 +14,7 @@ from snntorch_tssl import _math
 
 triton = pytest.importorskip("triton", reason="triton does not import: SynapticSequence uses the PyTorch path")
 
-FLOAT_ARGUMENTS = {"psc_decay", "psc_gain", "warm_below", "max_inv_du", "warmup_width", "p0", "p1", "p2"}
+FLOAT_ARGUMENTS = {"max_inv_du", "warmup_width", "p0", "p1", "p2"}
 FORWARD_FLAGS = ("SYNAPSE", "KEEP_SYN", "KEEP_AFTER", "TRACE", "INITIAL")
 TSSL_FLAGS = (
     "WARMUP",

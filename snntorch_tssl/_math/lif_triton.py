@@ -89,9 +89,9 @@ def _lif_forward_kernel(
     syn_final_ptr,
     mem_final_ptr,
     psc_final_ptr,
-    psc_decay,
-    psc_gain,
-    warm_below,
+    psc_decay_ptr,
+    psc_gain_ptr,
+    warm_below_ptr,
     steps,
     neurons,
     RESET: tl.constexpr,
@@ -115,6 +115,10 @@ def _lif_forward_kernel(
         syn = tl.load(syn_initial_ptr + offsets, mask=mask, other=0.0)
         after = tl.load(mem_initial_ptr + offsets, mask=mask, other=0.0)
         psc = tl.load(psc_initial_ptr + offsets, mask=mask, other=0.0)
+    if TRACE:  # the trace's constants, device scalars (tau_s may be the neuron's, a tensor)
+        psc_decay = tl.load(psc_decay_ptr)
+        psc_gain = tl.load(psc_gain_ptr)
+        warm_below = tl.load(warm_below_ptr)
     x_pointer = x_ptr + offsets * x_stride_n
     spike_pointer = spike_ptr + offsets
     mem_pointer = mem_ptr + offsets
@@ -184,7 +188,9 @@ def lif_sequence_scan_triton(
     final_psc = as_vector(initial.psc) if warm is None else x.new_empty(neurons)
     if neurons > 0:
         alpha = 0.0 if synapse_decay is None else synapse_decay
-        psc_decay = 0.0 if warmup_tau_s is None else 1.0 - 1.0 / warmup_tau_s
+        tau_s = 1.0 if warmup_tau_s is None else warmup_tau_s  # a number or a 0-dim tensor
+        psc_decay = 1.0 - 1.0 / tau_s  # as lif_sequence_scan computes the trace's constants
+        trace = [per_neuron(value, x, torch.Size()) for value in (psc_decay, 1.0 - psc_decay, 0.25 / tau_s)]
         start = any(value is not None for value in initial)
         syn_initial, mem_initial, psc_initial = (state_vector(value, x) if start else x for value in initial)
         _lif_forward_kernel[launch_grid(neurons)](
@@ -206,9 +212,7 @@ def lif_sequence_scan_triton(
             final_mem if final_syn is None else final_syn,
             final_mem,
             final_mem if warm is None else final_psc,
-            psc_decay,
-            1.0 - psc_decay,
-            0.0 if warmup_tau_s is None else 0.25 / warmup_tau_s,
+            *trace,
             steps,
             neurons,
             RESET=RESET_CODES[reset_mechanism],
