@@ -40,11 +40,12 @@ def make_input(steps: int, batch: int, n: int, device: torch.device) -> torch.Te
     return (torch.rand(steps, batch, n, generator=gen) < 0.3).float().to(device) * 2.0
 
 
-def sequence_variant(n: int, spike_grad, device):
+def sequence_variant(n: int, spike_grad, device, backend: str = "auto"):
     from snntorch_tssl import SynapticSequence
 
     linear = nn.Linear(n, n).to(device)
-    neuron = SynapticSequence(beta=BETA, tau_s=3.0, threshold=THRESHOLD, spike_grad=spike_grad).to(device)
+    neuron = SynapticSequence(beta=BETA, tau_s=3.0, threshold=THRESHOLD, spike_grad=spike_grad, backend=backend)
+    neuron = neuron.to(device)
 
     def run(x):
         return neuron(linear(x))

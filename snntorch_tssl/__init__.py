@@ -2,7 +2,7 @@
 
 from snntorch_tssl import functional, rules, spikegen
 from snntorch_tssl.layers import FrameWise, SumPool2d
-from snntorch_tssl.neurons import SynapticSequence
+from snntorch_tssl.neurons import SynapticOutput, SynapticSequence, SynapticState
 from snntorch_tssl.rules import STBP, TSSL, stbp, tssl
 
 __version__ = "0.1.0"
@@ -11,7 +11,9 @@ __all__ = [
     "FrameWise",
     "STBP",
     "SumPool2d",
+    "SynapticOutput",
     "SynapticSequence",
+    "SynapticState",
     "TSSL",
     "functional",
     "rules",

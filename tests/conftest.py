@@ -5,6 +5,11 @@ import pytest
 import torch
 from hypothesis import settings
 
+# Without a GPU the Triton kernels are tested in Triton's interpreter, which must be chosen before any
+# kernel is defined (the package loads its kernels on first use, after this file runs).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 DATA = Path(__file__).parent / "data"
 
 

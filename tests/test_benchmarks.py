@@ -64,3 +64,20 @@ def test_switch_page_shows_the_committed_grid(tmp_path, grid):
     (tmp_path / "switch_grid.json").write_text(committed.read_text())
     run_script("switch_grid.py", "--out", str(tmp_path), "--plot-only")
     assert (tmp_path / "switch_grid.md").read_text().strip() in (ROOT / "docs" / "switch.md").read_text()
+
+
+def test_gpu_check_smoke(tmp_path):
+    """The GPU check's code path on CPU at tiny sizes (its Triton variants in Triton's interpreter)."""
+    run_script("gpu_check.py", "--out", str(tmp_path), "--smoke")
+    results = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert results["tests"]["triton"]["returncode"] == 0 and results["tests"]["triton"]["tests"] == 1
+    variants = {run["variant"] for run in results["layer"]["runs"]}
+    expected = {
+        "SynapticSequence + tssl (triton)",
+        "SynapticSequence + tssl (torch)",
+        "snn.Leaky + atan (Linear per step)",
+    }
+    assert expected <= variants and not results["measured_on_gpu"]
+    assert {record["rule"] for record in results["training"]} == {"tssl", "stbp-rectangular", "atan"}
+    assert all(record["samples_per_s"] > 0 for record in results["training"])
+    assert (tmp_path / "gpu_check.png").stat().st_size > 0

@@ -5,7 +5,7 @@ import torch
 from reference import plain_lif, plain_removed, plain_scan, plain_tssl_backward
 from snntorch import surrogate
 
-from snntorch_tssl import SynapticSequence, _math, tssl
+from snntorch_tssl import SynapticSequence, _math, stbp, tssl
 
 DTYPES = [torch.float32, torch.float64]
 SHAPES = [(1, 3, 7), (2, 4, 5), (23, 3, 11), (40, 2, 3, 4, 5)]  # T = 1, tiny, [T, B, F], conv maps [T, B, C, H, W]
@@ -198,3 +198,70 @@ def test_strided_inputs_give_the_results_of_contiguous_ones():
         for g, scan in ((grad, scans[0]), (strided_grad, scans[1]))
     ]
     assert torch.equal(grads[0], grads[1]) and grads[1].shape == x.shape
+
+
+def removed_by_reset(mem, spike, threshold, reset):
+    return mem * spike if reset == "zero" else spike * threshold if reset == "subtract" else torch.zeros_like(mem)
+
+
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+def test_surrogate_backward_equals_autograd_of_the_plain_loop(reset, chunk_elements):
+    """BPTT of the synapse + LIF with a surrogate spike derivative, the reset differentiated through the spike."""
+    x, grad_spike = case((17, 3, 5), torch.float64, seed=6, scale=3.0)
+    grad_after, grad_syn = case((17, 3, 5), torch.float64, seed=7)[1], case((17, 3, 5), torch.float64, seed=8)[1]
+    alpha, beta, threshold = 0.5, 0.75, 1.0
+    rule = stbp("gaussian", a=0.5)
+    xr = x.clone().requires_grad_()
+    syn, after, loss = torch.zeros_like(x[0]), torch.zeros_like(x[0]), 0.0
+    for t in range(x.shape[0]):
+        syn = alpha * syn + (1 - alpha) * xr[t]
+        mem = beta * after + syn
+        spike = rule(mem - threshold)
+        after = mem - removed_by_reset(mem, spike, threshold, reset)
+        loss = loss + (spike * grad_spike[t]).sum() + (after * grad_after[t]).sum() + (syn * grad_syn[t]).sum()
+    (expected,) = torch.autograd.grad(loss, xr)
+    scan = _math.lif_sequence_scan(x, beta, threshold, reset, synapse_decay=alpha)
+    actual = _math.surrogate_sequence_backward(
+        grad_spike,
+        scan.mem,
+        beta,
+        threshold,
+        reset,
+        rule.derivative,
+        grad_after,
+        grad_current=grad_syn,
+        synapse_decay=alpha,
+    )
+    assert_close_on_scale(actual, expected, ulps=16)
+
+
+@pytest.mark.parametrize("rule", ["tssl", "surrogate"])
+@pytest.mark.parametrize("reset", _math.RESET_MECHANISMS)
+def test_backward_passes_chain_over_chunks(rule, reset, chunk_elements):
+    """A sequence cut in two, the second pass starting from the first one's final state: the forward is
+    bit-identical to one pass and the chained backward (state gradients handed back) equals one pass."""
+    x, grad_spike = case((23, 2, 6), torch.float64, seed=9, scale=3.0)
+    grad_after, grad_syn = case((23, 2, 6), torch.float64, seed=10)[1], case((23, 2, 6), torch.float64, seed=11)[1]
+    alpha, beta, threshold, options = 0.5, 0.75, 1.0, _math.TSSLOptions(tau_s=2.0)
+    forward = dict(synapse_decay=alpha, warmup_tau_s=options.tau_s, keep_syn=True, keep_mem_after_reset=True)
+
+    def backward(k, scan, initial_mem=None, grad_final=None):
+        common = dict(grad_current=grad_syn[k], synapse_decay=alpha, grad_final=grad_final, return_state_grads=True)
+        if rule == "tssl":
+            args = (grad_spike[k], scan.mem, None, beta, threshold, reset, options, grad_after[k])
+            return _math.tssl_sequence_backward(*args, warm=scan.warmup, initial_mem=initial_mem, **common)
+        derivative = stbp("sigmoid", a=0.4).derivative
+        return _math.surrogate_sequence_backward(
+            grad_spike[k], scan.mem, beta, threshold, reset, derivative, grad_after[k], **common
+        )
+
+    whole = _math.lif_sequence_scan(x, beta, threshold, reset, **forward)
+    expected, _ = backward(slice(None), whole)
+    first = _math.lif_sequence_scan(x[:9], beta, threshold, reset, **forward)
+    second = _math.lif_sequence_scan(x[9:], beta, threshold, reset, initial=first.final, **forward)
+    for name in ("mem", "spike", "mem_after_reset", "warmup", "syn"):
+        assert torch.equal(torch.cat([getattr(first, name), getattr(second, name)]), getattr(whole, name)), name
+    assert all(torch.equal(a, b) for a, b in zip(second.final, whole.final, strict=True))
+    late, state = backward(slice(9, None), second, initial_mem=first.final.mem)
+    early, _ = backward(slice(None, 9), first, grad_final=state)
+    assert_close_on_scale(torch.cat([early, late]), expected, ulps=8)

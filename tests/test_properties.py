@@ -139,6 +139,12 @@ def test_rule_float32_matches_float64_on_the_same_trajectory(case):
     assert error <= 64 * EPS32 * kappa * grad64.abs().max().item(), (error, kappa)
 
 
+def neuron_input(case: dict, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`make_current` with a trailing neuron axis: SynapticSequence takes [T, B, ...] with B and at
+    least one neuron dimension (it refuses 2-D input), and the case's shape may be [T, N]."""
+    return tuple(tensor.unsqueeze(-1) for tensor in make_current(case, dtype))
+
+
 def neuron_for(case: dict) -> SynapticSequence:
     options = case["options"]._asdict()
     return SynapticSequence(
@@ -155,7 +161,7 @@ def neuron_for(case: dict) -> SynapticSequence:
 def test_synaptic_sequence_gradient_is_finite_and_deterministic(case):
     neuron = neuron_for(case)
     for dtype in (torch.float32, torch.float64):
-        current, grad_spike, grad_mem = make_current(case, dtype)
+        current, grad_spike, grad_mem = neuron_input(case, dtype)
         grads = []
         for _ in range(2):
             x = current.clone().requires_grad_()
@@ -183,7 +189,7 @@ FLIPPING_CASE = {
 
 def float32_and_float64_spikes(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     neuron = neuron_for(case)
-    x32, _, _ = make_current(case, torch.float32)
+    x32, _, _ = neuron_input(case, torch.float32)
     spk32 = neuron(x32)[0]
     syn64 = neuron(x32.double())[1]
     mem64, spk64 = _math.lif_sequence_forward(syn64, case["beta"], case["threshold"], case["reset"])

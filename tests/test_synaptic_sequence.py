@@ -10,7 +10,7 @@ from conftest import time_first
 from snntorch import surrogate
 from torch import nn
 
-from snntorch_tssl import FrameWise, SumPool2d, SynapticSequence, _math, tssl
+from snntorch_tssl import FrameWise, SumPool2d, SynapticOutput, SynapticSequence, SynapticState, _math, rules, tssl
 
 
 def paper_stack(golden: dict) -> nn.Sequential:
@@ -258,3 +258,56 @@ def test_framewise_and_sumpool():
         FrameWise(lambda x: x)
     with pytest.raises(ValueError, match="kernel_size"):
         SumPool2d(0)
+
+
+def test_output_is_a_named_tuple_or_the_spike_tensor():
+    x = torch.rand(3, 2, 4) * 3
+    out = SynapticSequence(output=True)(x)
+    assert isinstance(out, SynapticOutput) and out._fields == ("spk", "syn", "mem")
+    spk, syn, mem = out
+    assert spk is out.spk and syn.shape == mem.shape == x.shape
+    assert type(SynapticSequence()(x)) is torch.Tensor  # a tensor unpacks along time: ask for output=True
+
+
+def test_per_step_input_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"2-D tensor of shape \(16, 100\).*T=16 steps.*unsqueeze"):
+        SynapticSequence()(torch.rand(16, 100))
+    assert SynapticSequence()(torch.rand(16, 100).unsqueeze(0)).shape == (1, 16, 100)
+
+
+@pytest.mark.parametrize("shape", [(5, 0, 8), (5, 4, 0), (3, 0, 2, 4, 4)])
+@pytest.mark.parametrize("rule", ["tssl", "stbp-rectangular", "atan", "triangular", "snntorch-atan"])
+def test_empty_batch_gives_empty_output_with_every_rule(shape, rule):
+    spike_grad = surrogate.atan() if rule == "snntorch-atan" else rule
+    x = torch.rand(shape, requires_grad=True)
+    out, state = SynapticSequence(spike_grad=spike_grad, output=True)(x, SynapticState())
+    (out.spk.sum() + out.mem.sum()).backward()
+    assert out.spk.shape == out.syn.shape == out.mem.shape == x.grad.shape == shape
+    assert state.mem.shape == shape[1:]
+
+
+def test_backend_is_chosen_from_the_device_dtype_and_environment(monkeypatch):
+    cpu, meta = torch.empty(2), torch.empty(2, device="meta")
+    assert _math.resolve_backend("auto", cpu) == "torch" and _math.resolve_backend("auto", meta) == "torch"
+    assert _math.resolve_backend("triton", cpu.double()) == "torch"  # the kernels compute in float32
+    monkeypatch.setattr(_math.backend, "triton_interpreted", lambda: False)
+    if _math.triton_available():
+        with pytest.raises(ValueError, match="backend='triton' runs CUDA tensors"):
+            _math.resolve_backend("triton", cpu)
+    monkeypatch.setattr(_math.backend, "triton_available", lambda: False)
+    with pytest.raises(RuntimeError, match="needs the triton package"):
+        _math.resolve_backend("triton", cpu)
+    monkeypatch.setenv(_math.backend.BACKEND_VARIABLE, "torch")
+    assert SynapticSequence().backend == "torch" and SynapticSequence(backend="auto").backend == "auto"
+    assert "backend='torch'" in repr(SynapticSequence())
+
+
+@pytest.mark.parametrize("rule", ["tssl", "stbp-gaussian", "atan"])
+def test_sequence_paths_read_no_tensor_data(rule):
+    """The rules' sequence paths run on the meta device (which has no data), forward and backward."""
+    x = torch.empty(5, 2, 4, device="meta", requires_grad=True)
+    neuron = rules.LIFParameters(*(torch.tensor(v, device="meta") for v in (0.5, 0.8, 1.0)), "zero")
+    spk, syn, mem, final = rules.get(rule).sequence_forward(x, neuron, output=True, state=(None,) * 4)
+    loss = spk.sum() + mem.sum() + final[1].sum() + (0 if final[3] is None else final[3].sum())
+    loss.backward()
+    assert spk.device.type == "meta" and x.grad.shape == x.shape

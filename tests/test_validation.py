@@ -7,6 +7,7 @@ names the argument, says what was expected and what was received ("got").
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import torch
 from torch import nn
 
 import snntorch_tssl.functional as TF
-from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, rules, stbp, tssl
+from snntorch_tssl import TSSL, FrameWise, SumPool2d, SynapticSequence, SynapticState, rules, stbp, tssl
+from snntorch_tssl._math.backend import BACKEND_VARIABLE
 from snntorch_tssl.spikegen import targets_spike_sequence
 
 NAN, INF = float("nan"), float("inf")
@@ -22,6 +24,22 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
 
 
 SPK, LABELS = torch.rand(5, 2, 3), torch.tensor([0, 1])  # spk_out [T, B, C] and labels [B]
+
+
+X = torch.rand(5, 2, 4)  # a sequence [T, B, F] for SynapticSequence
+
+
+def with_backend_variable(value: str) -> None:
+    """Build a SynapticSequence while SNNTORCH_TSSL_BACKEND is ``value``."""
+    previous = os.environ.get(BACKEND_VARIABLE)
+    os.environ[BACKEND_VARIABLE] = value
+    try:
+        SynapticSequence()
+    finally:
+        if previous is None:
+            del os.environ[BACKEND_VARIABLE]
+        else:
+            os.environ[BACKEND_VARIABLE] = previous
 
 
 def load_reset(value: torch.Tensor) -> None:
@@ -73,6 +91,14 @@ CASES = [
     ("SynapticSequence(reset_mechanism=1)", lambda: SynapticSequence(reset_mechanism=1), TypeError, "reset_mechanism"),
     ("SynapticSequence(spike_grad=3)", lambda: SynapticSequence(spike_grad=3), TypeError, "spike_grad"),
     ("SynapticSequence(output='yes')", lambda: SynapticSequence(output="yes"), TypeError, "output"),
+    ("SynapticSequence(init_hidden=1)", lambda: SynapticSequence(init_hidden=1), TypeError, "init_hidden"),
+    ("SynapticSequence(backend='cuda')", lambda: SynapticSequence(backend="cuda"), ValueError, "backend"),
+    (
+        "SynapticSequence(backend=None) with SNNTORCH_TSSL_BACKEND=gpu",
+        lambda: with_backend_variable("gpu"),
+        ValueError,
+        "SNNTORCH_TSSL_BACKEND",
+    ),  # fmt: skip
     # SynapticSequence()(input_): forward
     ("SynapticSequence()([[1.0]])", lambda: SynapticSequence()([[1.0]]), TypeError, "input_"),
     (
@@ -95,6 +121,20 @@ CASES = [
     ),  # noqa: E501
     ("SynapticSequence()(torch.rand(5))", lambda: SynapticSequence()(torch.rand(5)), ValueError, "input_"),
     ("SynapticSequence()(torch.rand(0, 2, 3))", lambda: SynapticSequence()(torch.rand(0, 2, 3)), ValueError, "input_"),
+    ("SynapticSequence()(torch.rand(4, 8))", lambda: SynapticSequence()(torch.rand(4, 8)), ValueError, "input_"),
+    ("SynapticSequence()(x, (syn, mem))", lambda: SynapticSequence()(X, (None, None)), TypeError, "state"),
+    (
+        "SynapticSequence()(x, SynapticState(mem=torch.zeros(3, 4)))",
+        lambda: SynapticSequence()(X, SynapticState(mem=torch.zeros(3, 4))),
+        ValueError,
+        "state.mem",
+    ),  # fmt: skip
+    (
+        "SynapticSequence(init_hidden=True)(x, state)",
+        lambda: SynapticSequence(init_hidden=True)(X, SynapticState()),
+        TypeError,
+        "state",
+    ),  # fmt: skip
     ("SynapticSequence()(x with a NaN)", lambda: SynapticSequence()(torch.tensor([[NAN]])), ValueError, "input_"),
     (
         "SynapticSequence()(x with an inf)",
@@ -237,7 +277,7 @@ def test_every_case_is_in_the_documented_table():
         lambda: SynapticSequence(alpha=0.0, beta=0.0),
         lambda: SynapticSequence(tau_m=INF),
         lambda: SynapticSequence(tau_s=torch.tensor(3.0), threshold=torch.tensor(0.5)),
-        lambda: SynapticSequence()(torch.rand(1, 1)),
+        lambda: SynapticSequence()(torch.rand(1, 1, 1)),
         lambda: SumPool2d(1)(torch.rand(1, 1, 1, 1)),
         lambda: TF.van_rossum_loss(tau=1.0)(SPK, LABELS),
         lambda: TF.count_loss(tau=1.0, desired=0.0, undesired=0.0)(SPK, LABELS),

@@ -22,18 +22,30 @@ def scan_in_place(out: Tensor, decay: Tensor, carry: Tensor | None, reverse: boo
     return carry
 
 
-def exponential_scan(x: Tensor, decay: Tensor | float, reverse: bool = False) -> Tensor:
+def synapse_transpose_in_place(grad: Tensor, decay: Tensor, gain: Tensor, carry: Tensor | None) -> Tensor:
+    r"""The synapse :math:`I[t] = \alpha I[t-1] + (1 - \alpha) X[t]` transposed over a tile, in place: ``grad``
+    holds :math:`\partial L / \partial I` reaching each step directly and becomes :math:`g_X[t] = (1 - \alpha)\,
+    g_I[t]` with :math:`g_I[t] = \partial L / \partial I[t] + \alpha\, g_I[t+1]`, starting from ``carry``
+    :math:`g_I` of the step after the tile (None for 0). Returns :math:`g_I` of the tile's first step (the
+    next carry; :math:`\alpha g_I[0]` is the gradient of the synapse's initial current)."""
+    carry = scan_in_place(grad, decay, carry, reverse=True).clone()
+    grad.mul_(gain)
+    return carry
+
+
+def exponential_scan(x: Tensor, decay: Tensor | float, reverse: bool = False, initial: Tensor | None = None) -> Tensor:
     r"""Normalised first-order filter along dim 0, without autograd, O(T).
 
-    .. math:: y[t] = d\, y[t \mp 1] + (1 - d)\, x[t], \qquad y[\mp 1] = 0
+    .. math:: y[t] = d\, y[t \mp 1] + (1 - d)\, x[t], \qquad y[\mp 1] = y_0
 
-    run forwards (causal) or, with ``reverse=True``, backwards in time.
+    run forwards (causal) or, with ``reverse=True``, backwards in time, from
+    ``initial`` :math:`y_0` (shaped like ``x[0]``; None for 0).
     ``decay`` may be a float or a tensor broadcastable to ``x[0]``. The input
     term :math:`(1 - d) x` is computed for all steps at once; the loop over
     time does one multiply and one in-place add per step.
     """
     out = x * (1.0 - decay)
-    scan_in_place(out, scalar_like(decay, out), None, reverse)
+    scan_in_place(out, scalar_like(decay, out), initial, reverse)
     return out
 
 
@@ -58,21 +70,29 @@ def psc_filter_transpose(grad: Tensor, tau_s: float) -> Tensor:
 
 class _ExponentialFilter(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, decay: Tensor | float) -> Tensor:
+    def forward(ctx, x: Tensor, decay: Tensor | float, initial: Tensor | None) -> Tensor:
         ctx.decay = decay
-        return exponential_scan(x, decay)
+        return exponential_scan(x, decay, initial=initial)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return exponential_scan(grad, ctx.decay, reverse=True), None
+        if not ctx.needs_input_grad[2]:
+            return exponential_scan(grad, ctx.decay, reverse=True), None, None
+        grad_input = grad.clone()
+        decay = scalar_like(ctx.decay, grad_input)
+        carry = synapse_transpose_in_place(grad_input, decay, scalar_like(1.0 - ctx.decay, grad_input), None)
+        return grad_input, None, carry * decay
 
 
-def exponential_filter(x: Tensor, decay: Tensor | float) -> Tensor:
-    r"""Differentiable :func:`exponential_scan` (causal); its backward is the reverse scan.
+def exponential_filter(x: Tensor, decay: Tensor | float, initial: Tensor | None = None) -> Tensor:
+    r"""Differentiable :func:`exponential_scan` (causal) from ``initial`` :math:`y_0` (None for 0).
+
+    Its backward is the reverse scan; :math:`y_0` gets :math:`d\, g[0]` with
+    :math:`g[t] = \partial L / \partial y[t] + d\, g[t+1]`.
 
     The decay is treated as a constant (it gets no gradient).
     """
-    return _ExponentialFilter.apply(x, decay)
+    return _ExponentialFilter.apply(x, decay, initial)
 
 
 def psc_filter(x: Tensor, tau_s: float) -> Tensor:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from snntorch_tssl._math.tiling import as_matrix, scalar_like, split_tiles
+from snntorch_tssl._math.tiling import as_matrix, as_vector, per_neuron, scalar_like, split_tiles
 
 RESET_MECHANISMS = ("zero", "subtract", "none")
 
@@ -51,6 +51,29 @@ def lif_sequence_forward(
     return scan.mem, scan.spike
 
 
+class LIFState(NamedTuple):
+    r"""Where a sequence pass starts or ends, per neuron (tensors shaped like one step, None for zero): the
+    synaptic current :math:`I`, the membrane after reset :math:`\hat u` and the neuron's own PSC :math:`a`
+    (the trace behind the warm-up mask of TSSL-BP)."""
+
+    syn: Tensor | None = None
+    mem: Tensor | None = None
+    psc: Tensor | None = None
+
+
+class StateGradients(NamedTuple):
+    r"""Gradients at the boundary of a sequence pass, per neuron (shaped like one step, None for zero):
+    of the synaptic current :math:`I`, of the membrane after reset :math:`\hat u`, and TSSL-BP's
+    spike-timing gradient :math:`G` (the value of its recursion at the boundary).
+
+    A backward pass takes those arriving at its final state (from a later pass that continued from
+    it) and returns those at its initial state."""
+
+    syn: Tensor | None = None
+    mem: Tensor | None = None
+    timing: Tensor | None = None
+
+
 class LIFScan(NamedTuple):
     """What :func:`lif_sequence_scan` returns (the optional fields are None unless asked for)."""
 
@@ -59,6 +82,7 @@ class LIFScan(NamedTuple):
     mem_after_reset: Tensor | None
     warmup: Tensor | None
     syn: Tensor | None = None
+    final: LIFState | None = None
 
 
 def lif_sequence_scan(
@@ -71,6 +95,7 @@ def lif_sequence_scan(
     keep_syn: bool = False,
     keep_mem_after_reset: bool = False,
     warmup_tau_s: float | Tensor | None = None,
+    initial: LIFState | None = None,
 ) -> LIFScan:
     r"""One fused pass over time: the LIF forward of :func:`lif_sequence_forward` and, on request,
     the synapse in front of it, the membrane after reset :math:`\hat u` and the warm-up mask of the
@@ -82,19 +107,26 @@ def lif_sequence_scan(
     filter of the spikes and stores :func:`~snntorch_tssl._math.tssl.warmup_mask` as booleans (one
     byte per element), which is all the TSSL-BP backward needs of it.
 
+    The pass starts from ``initial`` (:class:`LIFState`; at rest, all zero, by default) and returns
+    the state after the last step in ``final``: the synaptic current (None without a synapse), the
+    membrane after reset and the PSC (``initial``'s, unchanged, without ``warmup_tau_s``).
+
+    ``beta`` and ``threshold`` are scalars or tensors broadcastable to one step ``current[0]``
+    (per-neuron constants).
+
     Every step writes straight into preallocated ``[T, ...]`` results, so the only temporaries are
     one tile large (:func:`~snntorch_tssl._math.tiling.split_tiles`). Each term is computed with the
     same operations as the textbook recursion (no fused multiply-add), so results are bit-identical to it and to stock
     snnTorch.
 
-    :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup, syn)``
+    :return: :class:`LIFScan` ``(mem, spike, mem_after_reset, warmup, syn, final)``
     """
     x = as_matrix(current)
     mem, spike = x.new_empty(x.shape), x.new_empty(x.shape)
     after_all = x.new_empty(x.shape) if keep_mem_after_reset else None
     syn_all = x.new_empty(x.shape) if keep_syn else None
     warm = None if warmup_tau_s is None else torch.empty(x.shape, dtype=torch.bool, device=x.device)
-    beta, threshold = scalar_like(beta, x), scalar_like(threshold, x)
+    beta_all, threshold_all = per_neuron(beta, x, current.shape[1:]), per_neuron(threshold, x, current.shape[1:])
     tiling = split_tiles(x)
     if synapse_decay is not None:
         alpha, gain = scalar_like(synapse_decay, x), scalar_like(1.0 - synapse_decay, x)
@@ -106,9 +138,17 @@ def lif_sequence_scan(
             psc_gain = scalar_like(psc_gain, x)
         warm_below = scalar_like(0.25 / warmup_tau_s, x)
         psc_tile = x.new_empty((tiling.steps, tiling.width))
+    begin = LIFState() if initial is None else LIFState(*map(as_vector, initial))
+    final_syn = None if synapse_decay is None else x.new_empty(x.shape[1])
+    final_mem = x.new_empty(x.shape[1])
+    final_psc = begin.psc if warm is None else x.new_empty(x.shape[1])
     for block in tiling.blocks:
         width = block.stop - block.start
+        beta, threshold = (value if value.dim() == 0 else value[block] for value in (beta_all, threshold_all))
         after, after_buffer, product, syn, psc = (x.new_zeros(width) for _ in range(5))
+        for buffer, value in ((after, begin.mem), (syn, begin.syn), (psc, begin.psc)):
+            if value is not None:
+                buffer.copy_(value[block])
         syn_carry, psc_carry = syn, psc  # I[t - 1] and a[t - 1] across time chunks
         for start, end in tiling.chunks:
             if synapse_decay is None:
@@ -141,8 +181,16 @@ def lif_sequence_scan(
                 psc = psc_carry.copy_(psc)
                 window = psc_tile[: end - start, :width]
                 warm[start:end, block].copy_(torch.lt(window, warm_below, out=window))
+        final_mem[block] = after
+        if final_syn is not None:
+            final_syn[block] = syn
+        if warm is not None:
+            final_psc[block] = psc
     shaped = (None if tensor is None else tensor.view(current.shape) for tensor in (after_all, warm, syn_all))
-    return LIFScan(mem.view(current.shape), spike.view(current.shape), *shaped)
+    final = LIFState(
+        *(None if value is None else value.view(current.shape[1:]) for value in (final_syn, final_mem, final_psc))
+    )
+    return LIFScan(mem.view(current.shape), spike.view(current.shape), *shaped, final)
 
 
 def mem_increment(mem: Tensor, spike: Tensor, threshold: Tensor | float, reset_mechanism: str) -> Tensor:

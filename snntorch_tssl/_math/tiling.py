@@ -9,9 +9,12 @@ from torch import Tensor
 
 
 def scalar_like(value: Tensor | float, like: Tensor) -> Tensor:
-    """``value`` as a 0-dim tensor of ``like``'s dtype and device: in element-wise ops it is as exact as
-    a Python float and faster (no wrapping on every call)."""
-    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    """``value`` as a tensor of ``like``'s dtype and device (0-dim for a number): in element-wise ops it is
+    as exact as a Python float and faster (no wrapping on every call). A number is written on the device
+    (no copy from the host, which would wait for the device)."""
+    if isinstance(value, Tensor):
+        return value.to(dtype=like.dtype, device=like.device)
+    return torch.full((), value, dtype=like.dtype, device=like.device)
 
 
 def per_neuron(value: Tensor | float, like: Tensor, neuron_shape: torch.Size) -> Tensor:
@@ -47,11 +50,12 @@ def split_tiles(sequence: Tensor, reverse: bool = False) -> Tiling:
 
     Neurons are independent, so a pass may run block by block, and the
     state and temporaries of one block stay in cache from step to step.
+    Without neurons (an empty batch) there are no blocks.
     """
-    total, neurons = sequence.shape[0], max(1, sequence[0].numel())
+    total, neurons = sequence.shape[0], sequence[0].numel()
     budget = CHUNK_ELEMENTS if sequence.device.type == "cpu" else CHUNK_ELEMENTS_ACCELERATOR
-    count = -(-neurons // budget)
-    width = -(-neurons // count)
+    count = max(1, -(-neurons // budget))
+    width = max(1, -(-neurons // count))
     steps = max(1, budget // width)
     blocks = [slice(start, min(neurons, start + width)) for start in range(0, neurons, width)]
     chunks = [(start, min(total, start + steps)) for start in range(0, total, steps)]
@@ -61,3 +65,18 @@ def split_tiles(sequence: Tensor, reverse: bool = False) -> Tiling:
 def as_matrix(tensor: Tensor | None) -> Tensor | None:
     """A time-first tensor as ``[T, N]`` (a view when possible)."""
     return None if tensor is None else tensor.reshape(tensor.shape[0], -1)
+
+
+def as_vector(tensor: Tensor | None) -> Tensor | None:
+    """A tensor of one step's shape (a state) as ``[N]`` (a view when possible)."""
+    return None if tensor is None else tensor.reshape(-1)
+
+
+def add_at_last_step(sequence: Tensor | None, last: Tensor | None, like: Tensor) -> Tensor | None:
+    """``[T, N]`` ``sequence`` (None for zeros shaped like ``like``) with ``last`` (``[N]``-viewable, None
+    for zero) added to its last step; a new tensor when ``last`` is given, else ``sequence`` itself."""
+    if last is None:
+        return sequence
+    out = like.new_zeros(like.shape) if sequence is None else sequence.clone()
+    out[-1] += last.reshape(-1)
+    return out

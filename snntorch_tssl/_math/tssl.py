@@ -8,9 +8,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from snntorch_tssl._math.filters import psc_filter_forward, scan_in_place
-from snntorch_tssl._math.lif import reset_derivative, reset_removed, step_function
-from snntorch_tssl._math.tiling import as_matrix, per_neuron, scalar_like, split_tiles
+from snntorch_tssl._math.filters import psc_filter_forward, synapse_transpose_in_place
+from snntorch_tssl._math.lif import StateGradients, reset_derivative, reset_removed, step_function
+from snntorch_tssl._math.tiling import add_at_last_step, as_matrix, as_vector, per_neuron, scalar_like, split_tiles
 
 
 class TSSLOptions(NamedTuple):
@@ -110,7 +110,10 @@ def tssl_sequence_backward(
     *,
     grad_current: Tensor | None = None,
     synapse_decay: Tensor | float | None = None,
-) -> Tensor:
+    initial_mem: Tensor | None = None,
+    grad_final: StateGradients | None = None,
+    return_state_grads: bool = False,
+) -> Tensor | tuple[Tensor, StateGradients]:
     r"""TSSL-BP gradient of the loss with respect to the input current, O(T).
 
     .. math::
@@ -141,9 +144,19 @@ def tssl_sequence_backward(
 
     With ``synapse_decay`` :math:`\alpha` (the synapse of
     :func:`lif_sequence_scan`), the result is the gradient with respect to the
-    synapse's input :math:`X` instead, through the transposed filter
-    :math:`g_X[t] = (1 - \alpha)\, g_I[t] + \alpha\, g_X[t+1]`, computed in the
-    same pass.
+    synapse's input :math:`X` instead, through the transposed filter computed in
+    the same pass: :math:`g_I[t] = \partial L / \partial I[t] + \alpha\, g_I[t+1]`,
+    :math:`g_X[t] = (1 - \alpha)\, g_I[t]`.
+
+    A sequence that continues another one (truncated backpropagation through time over chunks)
+    starts from ``initial_mem`` :math:`\hat u[-1]` (the membrane after reset where the other one
+    ended; else 0), and ``grad_final`` (:class:`~snntorch_tssl._math.lif.StateGradients`) brings the
+    gradients from the chunk after it: on the final synaptic current (added to
+    ``grad_current`` at the last step), on the final membrane after reset (added to
+    :math:`\hat g` at the last step) and :math:`G[T]`. With ``return_state_grads`` the result is
+    ``(grad_input, StateGradients)``, the gradients at the initial state: :math:`\alpha g_I[0]`,
+    :math:`\beta H[0]` and :math:`G[0]`. Chained chunks so give the gradients of the whole
+    sequence.
 
     The sequence is processed in tiles of about :data:`~snntorch_tssl._math.tiling.CHUNK_ELEMENTS`
     elements (blocks of neurons times chunks of time, last chunk first; see
@@ -156,13 +169,21 @@ def tssl_sequence_backward(
     :param spike: spikes :math:`s` (0/1, floating or bool), ``[T, ...]``; None recomputes them
         exactly as :math:`\mathbb{1}[u > V]`, which saves storing them
     :param warm: the boolean warm-up mask (:func:`warmup_mask` of the spikes' PSC), if
-        already known (for example from :func:`lif_sequence_scan`)
+        already known (for example from :func:`lif_sequence_scan`); needed when the sequence
+        continues another one (the PSC starts where that one ended)
     :return: :math:`\partial L / \partial I` (or :math:`\partial L / \partial X`), ``[T, ...]``
     """
     shape = mem.shape
     mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current = map(
         as_matrix, (mem, spike, grad_spike, grad_mem_after_reset, warm, grad_current)
     )
+    grad_final = StateGradients() if grad_final is None else StateGradients(*map(as_vector, grad_final))
+    grad_mem_after_reset = add_at_last_step(grad_mem_after_reset, grad_final.mem, mem)
+    grad_current = add_at_last_step(grad_current, grad_final.syn, mem)
+    initial_mem = as_vector(initial_mem)
+    if return_state_grads:
+        state_syn = None if synapse_decay is None else mem.new_zeros(mem.shape[1])
+        state_mem, state_timing = mem.new_zeros(mem.shape[1]), mem.new_zeros(mem.shape[1])
     if options.warmup and warm is None:
         spikes = step_function(mem - threshold) if spike is None else spike.to(mem.dtype)
         warm = warmup_mask(psc_filter_forward(spikes, options.tau_s), options.tau_s)
@@ -173,7 +194,8 @@ def tssl_sequence_backward(
     tiling = split_tiles(mem, reverse=True)
     for block in tiling.blocks:
         beta, threshold = (value if value.dim() == 0 else value[block] for value in (beta_all, threshold_all))
-        recursion_carry = membrane_carry = filter_carry = None
+        recursion_carry = None if grad_final.timing is None else grad_final.timing[block]
+        membrane_carry = filter_carry = None
         for start, end in tiling.chunks:
             first = max(0, start - 1)  # one step earlier: the increment needs the previous membrane after reset
             window = mem[first:end, block]
@@ -185,7 +207,11 @@ def tssl_sequence_backward(
             u, s, g = mem[start:end, block], spike_window[start - first :], grad_spike[start:end, block]
             removed = removed_window[start - first :]
             previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
-            increment = u - previous if start > 0 else torch.cat((u[:1], u[1:] - previous))
+            if start > 0:
+                increment = u - previous
+            else:
+                first_increment = u[:1] if initial_mem is None else u[:1] - initial_mem[block]
+                increment = torch.cat((first_increment, u[1:] - previous))
             reset_grad = reset_derivative(s, reset_mechanism)
             timing = timing_factor(s, increment, options.max_inv_du)
             coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
@@ -207,8 +233,19 @@ def tssl_sequence_backward(
             if grad_current is not None:
                 result.add_(grad_current[start:end, block])
             if synapse_decay is not None:
-                filter_carry = scan_in_place(result.mul_(gain), alpha, filter_carry, reverse=True)
-    return grad_input.view(shape)
+                filter_carry = synapse_transpose_in_place(result, alpha, gain, filter_carry)
+        if return_state_grads and len(tiling.chunks) > 0:
+            state_timing[block] = recursion_carry
+            if membrane_carry is not None:
+                state_mem[block] = membrane_carry * beta
+            if synapse_decay is not None:
+                state_syn[block] = filter_carry * alpha
+    grad_input = grad_input.view(shape)
+    if not return_state_grads:
+        return grad_input
+    return grad_input, StateGradients(
+        *(None if value is None else value.view(shape[1:]) for value in (state_syn, state_mem, state_timing))
+    )
 
 
 def tssl_step_backward(

@@ -1,5 +1,5 @@
 """Spiking neurons of the package."""
 
-from snntorch_tssl.neurons.synaptic_sequence import SynapticSequence
+from snntorch_tssl.neurons.synaptic_sequence import SynapticOutput, SynapticSequence, SynapticState
 
-__all__ = ["SynapticSequence"]
+__all__ = ["SynapticOutput", "SynapticSequence", "SynapticState"]

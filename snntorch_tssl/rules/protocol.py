@@ -44,13 +44,16 @@ class LIFParameters(NamedTuple):
 class SequenceRule(Protocol):
     r"""A ``spike_grad`` that can run a synapse + LIF neuron over a whole sequence itself.
 
-    .. math:: (s, I, \hat u) = \text{sequence\_forward}(X, (\alpha, \beta, V, \text{reset}))
+    .. math:: (s, I, \hat u, \text{final}) = \text{sequence\_forward}(X, (\alpha, \beta, V, \text{reset}),
+              \text{state})
 
-    ``sequence_forward(input_, neuron, *, output, backend)`` takes the synapse's input
-    ``[T, B, ...]`` and the neuron's :class:`LIFParameters`, and returns the spikes and, with
-    ``output=True``, the synaptic current and the membrane after reset (else None), with the
-    gradients the rule defines. ``backend`` is ``"torch"`` or a faster implementation the rule and
-    the neuron agree on.
+    ``sequence_forward(input_, neuron, *, output, backend, state)`` takes the synapse's input
+    ``[T, B, ...]``, the neuron's :class:`LIFParameters` and the state to start from
+    (``(syn, mem, psc, timing)``, each None for zero; None: at rest), and returns the spikes, with
+    ``output=True`` the synaptic current and the membrane after reset (else None), and with a
+    ``state`` the state after the last step (else None), with the gradients the rule defines.
+    ``backend`` is ``"auto"``, ``"torch"`` or ``"triton"``. A rule may return None to decline (the
+    neuron then steps it as a per-step ``spike_grad``).
 
     Example::
 
@@ -61,5 +64,11 @@ class SequenceRule(Protocol):
     """
 
     def sequence_forward(
-        self, input_: Tensor, neuron: LIFParameters, *, output: bool, backend: str = "torch"
-    ) -> tuple[Tensor, Tensor | None, Tensor | None]: ...
+        self,
+        input_: Tensor,
+        neuron: LIFParameters,
+        *,
+        output: bool,
+        backend: str = "auto",
+        state: tuple | None = None,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None] | None: ...

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from snntorch_tssl._validation import check_choice, check_positive
+from snntorch_tssl.rules.protocol import LIFParameters
+from snntorch_tssl.rules.surrogate_sequence import surrogate_sequence_forward
 
 KINDS = ("rectangular", "polynomial", "sigmoid", "gaussian")
 
@@ -92,6 +94,23 @@ class STBP(nn.Module):
     def derivative(self, x: Tensor) -> Tensor:
         """The curve :math:`h(x)` this rule uses as the spike derivative."""
         return CURVES[self.kind](x, self.a)
+
+    def sequence_forward(
+        self,
+        input_: Tensor,
+        neuron: LIFParameters,
+        *,
+        output: bool,
+        backend: str = "auto",
+        state: tuple | None = None,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None]:
+        """The rule's sequence path: ``neuron`` over the whole ``input_``, backpropagation through time with
+        :math:`h` in one reverse pass (see
+        :func:`~snntorch_tssl.rules.surrogate_sequence.surrogate_sequence_forward`)."""
+        curve = (f"stbp-{self.kind}", self.a)
+        return surrogate_sequence_forward(
+            input_, neuron, self.derivative, curve, output=output, backend=backend, state=state
+        )
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, a={self.a}"

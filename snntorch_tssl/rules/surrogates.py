@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from snntorch import surrogate
 from torch import Tensor, nn
+
+from snntorch_tssl.rules.protocol import LIFParameters
+from snntorch_tssl.rules.surrogate_sequence import surrogate_sequence_forward
 
 # factory name -> (autograd Function in snntorch.surrogate, its parameters with snnTorch's defaults)
 SURROGATES: dict[str, tuple[str, dict[str, float]]] = {
@@ -16,6 +20,15 @@ SURROGATES: dict[str, tuple[str, dict[str, float]]] = {
     "heaviside": ("Heaviside", {}),
     "SFS": ("SparseFastSigmoid", {"slope": 25.0, "B": 1.0}),
     "SSO": ("StochasticSpikeOperator", {"mean": 0.0, "variance": 0.2}),
+}
+
+
+# The derivatives of the surrogates that have one in closed form, written as snnTorch's backward passes
+# compute them (same operations, same order) without the incoming gradient; they serve the sequence path.
+DERIVATIVES = {
+    "atan": lambda x, alpha: alpha / 2 / (1 + (torch.pi / 2 * alpha * x).pow_(2)),
+    "fast_sigmoid": lambda x, slope: 1.0 / (slope * torch.abs(x) + 1.0) ** 2,
+    "sigmoid": lambda x, slope: slope * torch.exp(-slope * x) / ((torch.exp(-slope * x) + 1) ** 2),
 }
 
 
@@ -36,6 +49,12 @@ class SnnTorchSurrogate(nn.Module):
     Function. Note that snnTorch's ``sigmoid`` overflows to NaN in float32 for
     :math:`U - U_{thr} < -3.5` at slope 25; ``stbp("sigmoid", a=1/25)`` is the
     same curve computed without overflow.
+
+    ``atan``, ``fast_sigmoid`` and ``sigmoid`` have a closed-form derivative
+    (:meth:`derivative`), for example :math:`\phi'(x) = \frac{\alpha / 2}{1 + (\pi \alpha x / 2)^2}`
+    for ``atan``: with them, :class:`~snntorch_tssl.SynapticSequence` runs a whole
+    sequence in one pass each way (:meth:`sequence_forward`) with the gradients of the
+    stepped neuron; the others are stepped.
 
     :param name: snnTorch factory name, e.g. ``"atan"``
     :param kwargs: the factory's parameters, e.g. ``alpha=2.0``
@@ -64,6 +83,31 @@ class SnnTorchSurrogate(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         function = getattr(surrogate, SURROGATES[self.name][0])
         return function.apply(x, *self.params.values()).to(x.dtype)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        r"""The spike derivative :math:`\phi'(x)` this surrogate's backward pass multiplies the gradient by
+        (``atan``, ``fast_sigmoid`` and ``sigmoid``; the others raise ``NotImplementedError``)."""
+        if self.name not in DERIVATIVES:
+            raise NotImplementedError(f"{self.name}() has no closed-form derivative here; only {sorted(DERIVATIVES)}")
+        return DERIVATIVES[self.name](x, *self.params.values())
+
+    def sequence_forward(
+        self,
+        input_: Tensor,
+        neuron: LIFParameters,
+        *,
+        output: bool,
+        backend: str = "auto",
+        state: tuple | None = None,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None] | None:
+        """The sequence path (see :func:`~snntorch_tssl.rules.surrogate_sequence.surrogate_sequence_forward`),
+        or None for the surrogates without a closed-form derivative: the neuron then steps this rule."""
+        if self.name not in DERIVATIVES:
+            return None
+        curve = (self.name, *self.params.values())
+        return surrogate_sequence_forward(
+            input_, neuron, self.derivative, curve, output=output, backend=backend, state=state
+        )
 
     def extra_repr(self) -> str:
         return ", ".join([repr(self.name)] + [f"{key}={value}" for key, value in self.params.items()])

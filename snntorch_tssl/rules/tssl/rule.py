@@ -127,8 +127,14 @@ class TSSL(nn.Module):
         return binding.step_call(self, call, mem_shift)
 
     def sequence_forward(
-        self, input_: Tensor, neuron: LIFParameters, *, output: bool, backend: str = "torch"
-    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        self,
+        input_: Tensor,
+        neuron: LIFParameters,
+        *,
+        output: bool,
+        backend: str = "auto",
+        state: tuple | None = None,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple]:
         r"""The rule's sequence path: ``neuron`` over the whole ``input_`` with the O(T) TSSL-BP backward.
 
         A sequence neuron (:class:`snntorch_tssl.SynapticSequence`) calls this instead of stepping the
@@ -139,11 +145,13 @@ class TSSL(nn.Module):
         :param neuron: the neuron's constants :math:`\alpha, \beta, V` (tensors of the input's dtype)
             and reset mechanism
         :param output: also return the synaptic current and the membrane after reset
-        :param backend: "torch" (or, where the neuron offers it, "triton")
-        :return: ``(spk, syn, mem)``; ``syn`` and ``mem`` are None unless ``output``
+        :param backend: "auto", "torch" or "triton" (see :class:`snntorch_tssl.SynapticSequence`)
+        :param state: the state to start from (the neuron's; None: at rest)
+        :return: ``(spk, syn, mem, final)``; ``syn`` and ``mem`` are None unless ``output``, ``final`` is
+            the state after the last step
         """
         return tssl_sequence_forward(
-            input_, neuron, self.options, output=output, backend=backend, loss_check=self.loss_check
+            input_, neuron, self.options, output=output, backend=backend, state=state, loss_check=self.loss_check
         )
 
     def extra_repr(self) -> str:
