@@ -104,9 +104,8 @@ class STBP(nn.Module):
         backend: str = "auto",
         state: tuple | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None]:
-        """The rule's sequence path: ``neuron`` over the whole ``input_``, backpropagation through time with
-        :math:`h` in one reverse pass (see
-        :func:`~snntorch_tssl.rules.surrogate_sequence.surrogate_sequence_forward`)."""
+        """The rule's sequence path (:class:`~snntorch_tssl.rules.SequenceRule`): ``neuron`` over the whole
+        ``input_``, backpropagation through time with :math:`h` in one reverse pass."""
         curve = (f"stbp-{self.kind}", self.a)
         return surrogate_sequence_forward(
             input_, neuron, self.derivative, curve, output=output, backend=backend, state=state

@@ -100,8 +100,9 @@ class SnnTorchSurrogate(nn.Module):
         backend: str = "auto",
         state: tuple | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None] | None:
-        """The sequence path (see :func:`~snntorch_tssl.rules.surrogate_sequence.surrogate_sequence_forward`),
-        or None for the surrogates without a closed-form derivative: the neuron then steps this rule."""
+        """The sequence path (:class:`~snntorch_tssl.rules.SequenceRule`: backpropagation through time in
+        one reverse pass), or None for the surrogates without a closed-form derivative: the neuron then
+        steps this rule."""
         if self.name not in DERIVATIVES:
             return None
         curve = (self.name, *self.params.values())
