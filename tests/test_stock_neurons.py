@@ -302,3 +302,36 @@ def test_every_refusal_is_in_the_validation_page():
     page = (Path(__file__).parents[1] / "docs" / "validation.md").read_text()
     for kind, reason in REFUSED_NEURONS.items():
         assert f"tssl() does not support snn.{kind.__name__}: {reason}" in page, kind.__name__
+
+
+@pytest.mark.parametrize("kind", ["stock", "sequence"])
+def test_a_layer_that_stays_silent_is_pointed_out_once(kind):
+    """A layer that does not fire in 256 steps of backward passes while its spikes get gradient: tssl() warns
+    once that TSSL-BP reaches silent neurons only through warm-up, naming what to do."""
+    from snntorch_tssl import SynapticSequence
+    from snntorch_tssl.functional import van_rossum_loss
+
+    x = torch.rand(8, 4, 6, generator=torch.Generator().manual_seed(6))
+    weight = torch.full((3, 6), -1.0, requires_grad=True)  # inhibitory: the layer never fires
+    neuron = snn.Leaky(beta=0.9, spike_grad=tssl()) if kind == "stock" else SynapticSequence()
+
+    def backward():
+        current = x @ weight.T
+        if kind == "stock":
+            mem, spikes = neuron.reset_mem(), []
+            for step in current:
+                spk, mem = neuron(step, mem)
+                spikes.append(spk)
+            spk = torch.stack(spikes)
+        else:
+            spk = neuron(current)
+        van_rossum_loss()(spk, torch.tensor([0, 1, 2, 0])).backward()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(31):  # 248 steps
+            backward()
+    with pytest.warns(UserWarning, match="has not fired for 256 steps.*surrogate.atan") as record:
+        for _ in range(40):
+            backward()
+    assert len([w for w in record if "has not fired" in str(w.message)]) == 1

@@ -273,10 +273,10 @@ def test_snntorch_internals_are_checked(monkeypatch):
 
 def test_a_rule_keeps_no_state_of_a_sequence():
     """What a sequence needs travels with the membranes; the rule holds only a weak map of last membranes
-    and its one-time loss check."""
+    and its checks of the gradients."""
     rule = tssl()
     net = make_net(rule)
     x, g = data()
     grads(net, x, g)
-    assert set(vars(rule)) - set(vars(nn.Module())) == {"options", "last_membranes", "loss_check"}
+    assert set(vars(rule)) - set(vars(nn.Module())) == {"options", "last_membranes", "checks"}
     assert binding._call_stack() == []

@@ -99,15 +99,15 @@ class TSSL(nn.Module):
 
     def _init_runtime_state(self) -> None:
         """What the rule keeps while it runs, not copied by pickle or deepcopy: the membrane each neuron
-        returned last (so that a detached copy of it continues the sequence) and its one-time check of the
-        loss's gradient."""
+        returned last (so that a detached copy of it continues the sequence) and its checks of the
+        gradients for setups TSSL-BP does not train well."""
         self.last_membranes = binding.LastMembranes()
-        self.loss_check = binding.LossCheck()
+        self.checks = binding.TrainingChecks()
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         state.pop("last_membranes", None)
-        state.pop("loss_check", None)
+        state.pop("checks", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -151,7 +151,7 @@ class TSSL(nn.Module):
             the state after the last step
         """
         return tssl_sequence_forward(
-            input_, neuron, self.options, output=output, backend=backend, state=state, loss_check=self.loss_check
+            input_, neuron, self.options, output=output, backend=backend, state=state, checks=self.checks
         )
 
     def extra_repr(self) -> str:

@@ -60,7 +60,7 @@ class _TSSLSequence(torch.autograd.Function):
         output,
         backend,
         carry,
-        loss_check,
+        checks,
     ):
         needs_grad = any(ctx.needs_input_grad[:5])
         scan_pass, ctx.backward_pass = _passes(backend)
@@ -77,7 +77,7 @@ class _TSSLSequence(torch.autograd.Function):
         )
         if needs_grad:
             ctx.save_for_backward(scan.mem, scan.warmup, alpha, beta, threshold, mem if carry else None)
-        ctx.reset_mechanism, ctx.options, ctx.carry, ctx.loss_check = reset_mechanism, options, carry, loss_check
+        ctx.reset_mechanism, ctx.options, ctx.carry, ctx.checks = reset_mechanism, options, carry, checks
         ctx.set_materialize_grads(False)
         if not carry:
             return scan.spike, scan.syn, scan.mem_after_reset, None, None, None, None
@@ -91,8 +91,10 @@ class _TSSLSequence(torch.autograd.Function):
     @first_derivative_only
     def backward(ctx, grad_spike, grad_syn, grad_after, grad_final_syn, grad_final_mem, _grad_final_psc, grad_timing):
         mem, warm, alpha, beta, threshold, initial_mem = ctx.saved_tensors
-        if grad_spike is not None and ctx.loss_check is not None:
-            ctx.loss_check(grad_spike, "a SynapticSequence layer")
+        if grad_spike is not None and ctx.checks is not None:
+            where = "a SynapticSequence layer"
+            fired = lambda: (mem > threshold).any()  # noqa: E731
+            ctx.checks(grad_spike, fired, where, (where, mem.shape[1:]), steps=mem.shape[0])
         final = (grad_final_syn, grad_final_mem, grad_timing)
         result = ctx.backward_pass(
             grad_spike,
@@ -127,13 +129,13 @@ def tssl_sequence_forward(
     output: bool,
     backend: str = "auto",
     state: tuple | None = None,
-    loss_check: Callable[[Tensor, str], None] | None = None,
+    checks: Callable[..., None] | None = None,
 ) -> tuple[Tensor, Tensor | None, Tensor | None, tuple | None]:
     r"""Run ``neuron`` over the time-first ``input_`` with the TSSL-BP backward (one autograd node).
 
     ``options.tau_s`` None takes the neuron's synaptic time constant :math:`1 / (1 - \alpha)` (1 step
-    without a synapse). ``loss_check`` (optional) is shown the gradient that reaches the spikes (the
-    rule's check for a softmax over spikes).
+    without a synapse). ``checks`` (optional) is shown the gradient that reaches the spikes and the
+    spikes (the rule's checks for setups it does not train well).
 
     :param backend: "auto", "torch" or "triton" (see :func:`snntorch_tssl._math.backend.resolve_backend`)
     :param state: where the sequence starts: ``(syn, mem, psc, timing)``, each shaped like one step of
@@ -159,6 +161,6 @@ def tssl_sequence_forward(
         output,
         _math.resolve_backend(backend, input_),
         carry,
-        loss_check,
+        checks,
     )
     return spk, syn_all, mem_all, tuple(final) if carry else None
