@@ -306,8 +306,8 @@ def test_every_refusal_is_in_the_validation_page():
 
 @pytest.mark.parametrize("kind", ["stock", "sequence"])
 def test_a_layer_that_stays_silent_is_pointed_out_once(kind):
-    """A layer that does not fire in 256 steps of backward passes while its spikes get gradient: tssl() warns
-    once that TSSL-BP reaches silent neurons only through warm-up, naming what to do."""
+    """A layer that (nearly) does not fire in 256 steps of backward passes while its spikes get gradient:
+    tssl() warns once that TSSL-BP reaches silent neurons only through warm-up, naming what to do."""
     from snntorch_tssl import SynapticSequence
     from snntorch_tssl.functional import van_rossum_loss
 
@@ -331,7 +331,7 @@ def test_a_layer_that_stays_silent_is_pointed_out_once(kind):
         warnings.simplefilter("error")
         for _ in range(31):  # 248 steps
             backward()
-    with pytest.warns(UserWarning, match="has not fired for 256 steps.*surrogate.atan") as record:
+    with pytest.warns(UserWarning, match="nearly silent .* in the last 256 steps.*surrogate.atan") as record:
         for _ in range(40):
             backward()
-    assert len([w for w in record if "has not fired" in str(w.message)]) == 1
+    assert len([w for w in record if "nearly silent" in str(w.message)]) == 1

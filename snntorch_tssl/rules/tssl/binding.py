@@ -422,8 +422,9 @@ _SOFTMAX_OVER_SPIKES = (
 
 
 _SILENT_LAYER = (
-    "tssl(): {where} has not fired for {steps} steps of its backward passes while the loss asks its spikes to "
-    "change. TSSL-BP reaches a silent neuron only through the warm-up surrogate of the step it is on, not "
+    "tssl(): {where} has been nearly silent (fewer than 1 spike in 1,000 per neuron and step) in the last "
+    "{steps} steps of its backward passes while the loss asks its spikes to change. TSSL-BP reaches a silent "
+    "neuron only through the warm-up surrogate of the step it is on, not "
     "through the leak from later steps as a surrogate does, so a layer that training has silenced may not "
     "recover: on snnTorch's tutorial network with snn.Synaptic(alpha=0.9) at the output and the Van Rossum loss "
     "at 10 steps, tssl() reaches 15 % where atan() reaches 65 %. Give this layer a surrogate "
@@ -438,8 +439,9 @@ class TrainingChecks:
 
     - A softmax over spikes: its gradient sums to zero over the neurons of a layer at every step
       (looked at in the first :attr:`SOFTMAX_CHECKS` backward steps of the rule).
-    - A silent layer: no spike at all in :attr:`SILENCE_STEPS` steps of one layer's backward passes
-      while the gradient on its spikes is not zero (counted on the device for every pass).
+    - A silent layer: a firing rate below :attr:`SILENT_RATE` over :attr:`SILENCE_STEPS` steps of one
+      layer's backward passes while the gradient on its spikes is not zero (summed on the device for
+      every pass).
 
     Nothing runs while ``torch.compile`` traces or on the meta device. The verdicts are read on the
     host without waiting for the device: on the CPU at once, on an accelerator from a non-blocking
@@ -448,19 +450,20 @@ class TrainingChecks:
 
     SOFTMAX_CHECKS = 8
     SILENCE_STEPS = 256
+    SILENT_RATE = 1e-3
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._softmax_left = self.SOFTMAX_CHECKS
-        self._silence: dict[object, tuple[Tensor, int]] = {}  # layer -> (silent steps on the device, steps)
+        self._silence: dict[object, tuple[Tensor, Tensor, int]] = {}  # layer -> (spikes, gradient, steps)
         self._pending: list[tuple[object, Tensor, str, str]] = []  # (arrived, verdict, kind, message)
         self._warned: set[str] = set()
 
     def __call__(
-        self, grad_spike: Tensor, fired: Callable[[], Tensor], where: str, layer: object, steps: int = 1
+        self, grad_spike: Tensor, rate: Callable[[], Tensor], where: str, layer: object, steps: int = 1
     ) -> None:
-        """Look at one backward call of ``layer`` (``steps`` time steps); ``fired()`` says, as a 0-dim bool
-        tensor, whether the layer fired at all in them (only asked while the silence check runs)."""
+        """Look at one backward call of ``layer`` (``steps`` time steps); ``rate()`` is the layer's mean
+        firing rate in them, a 0-dim tensor (only asked while the silence check runs)."""
         if grad_spike.device.type == "meta" or torch.compiler.is_compiling():
             return
         if self._pending:
@@ -474,13 +477,16 @@ class TrainingChecks:
             softmax_like = (size > 0).any() & (per_step.sum(-1).abs() <= 1e-4 * size).all()
             self._judge(softmax_like, "softmax", _SOFTMAX_OVER_SPIKES.format(where=where, neurons=neurons))
         if "silence" not in self._warned:
-            silent = ~fired() & (grad_spike.abs().amax() > 0)
             with self._lock:
-                count, seen = self._silence.get(layer, (torch.zeros((), device=grad_spike.device), 0))
-                count, seen = count + silent * steps, seen + steps
-                self._silence[layer] = (count, seen) if seen < self.SILENCE_STEPS else (count.new_zeros(()), 0)
+                zero = torch.zeros((), device=grad_spike.device)
+                spikes, gradient, seen = self._silence.get(layer, (zero, zero, 0))
+                spikes = spikes + rate() * steps
+                gradient = gradient + grad_spike.abs().amax()
+                seen += steps
+                self._silence[layer] = (spikes, gradient, seen) if seen < self.SILENCE_STEPS else (zero, zero, 0)
             if seen >= self.SILENCE_STEPS:
-                self._judge(count >= seen, "silence", _SILENT_LAYER.format(where=where, steps=seen))
+                silent = (spikes < self.SILENT_RATE * seen) & (gradient > 0)
+                self._judge(silent, "silence", _SILENT_LAYER.format(where=where, steps=seen))
 
     def _judge(self, verdict: Tensor, kind: str, message: str) -> None:
         if verdict.device.type == "cpu":
@@ -563,7 +569,7 @@ class _TSSLStep(torch.autograd.Function):
         step: _StepContext = ctx.step
         options = step.options
         if grad_spike is not None:
-            step.checks(grad_spike, lambda: spike.amax() > 0, step.layer, step.neuron_id)
+            step.checks(grad_spike, spike.mean, step.layer, step.neuron_id)
         reset_in = _math.step_function(mem_in - step.threshold)
         previous = mem_in - _math.reset_removed(mem_in, reset_in, step.threshold, step.reset_mechanism)
         warm = None if step.warm_below is None else (psc < step.warm_below).to(mem.dtype)
