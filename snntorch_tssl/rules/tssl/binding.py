@@ -443,7 +443,7 @@ class TrainingChecks:
       layer's backward passes while the gradient on its spikes is not zero (summed on the device for
       every pass).
 
-    Nothing runs while ``torch.compile`` traces or on the meta device. The verdicts are read on the
+    Nothing runs while ``torch.compile`` traces, on the meta device or for an empty batch. The verdicts are read on the
     host without waiting for the device: on the CPU at once, on an accelerator from a non-blocking
     copy at a later call, once the copy has arrived.
     """
@@ -464,7 +464,7 @@ class TrainingChecks:
     ) -> None:
         """Look at one backward call of ``layer`` (``steps`` time steps); ``rate()`` is the layer's mean
         firing rate in them, a 0-dim tensor (only asked while the silence check runs)."""
-        if grad_spike.device.type == "meta" or torch.compiler.is_compiling():
+        if grad_spike.device.type == "meta" or grad_spike.numel() == 0 or torch.compiler.is_compiling():
             return
         if self._pending:
             self._collect()
