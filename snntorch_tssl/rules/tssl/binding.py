@@ -356,7 +356,8 @@ def _fire(rule: nn.Module, call: _Call, neuron: nn.Module, mem_shift: Tensor, sp
             layer=f"an snn.{type(neuron).__name__} layer",
             neuron_id=id(neuron),
         )
-        spike, mem_out, link = _TSSLStep.apply(mem, call.mem_in, call.link_in, learn_threshold, spike, psc, step)
+        warm = None if step.warm_below is None else psc < step.warm_below
+        spike, mem_out, link = _TSSLStep.apply(mem, call.mem_in, call.link_in, learn_threshold, spike, warm, step)
         neuron.mem = call.mem = mem_out
     else:
         call.mem = mem
@@ -552,27 +553,35 @@ def first_derivative_only(backward):
 
 
 class _TSSLStep(torch.autograd.Function):
-    """One step of a stock neuron: spike, membrane and link forward; TSSL-BP's step backward."""
+    r"""One step of a stock neuron: spike, membrane and link forward; TSSL-BP's step backward.
+
+    The membrane comes out as a copy (snnTorch detaches returned membranes in place, which a view
+    would not allow). Saved: that copy, the membrane handed to the step (the step before's copy: the
+    same storage) and the boolean warm-up mask. The spike is recomputed as snnTorch computes it,
+    :math:`\mathbb{1}[u - V > 0]`.
+    """
 
     @staticmethod
-    def forward(ctx, mem, mem_in, link_in, threshold, spike, psc, step: _StepContext):
+    def forward(ctx, mem, mem_in, link_in, threshold, spike, warm, step: _StepContext):
         ctx.set_materialize_grads(False)
         ctx.step = step
         ctx.has_mem_in = mem_in.requires_grad
-        ctx.save_for_backward(mem, mem_in, spike, psc)
-        return spike, mem.clone(), mem.new_zeros(()).expand(mem.shape)
+        mem = mem.clone()
+        ctx.save_for_backward(mem, mem_in, warm)
+        return spike, mem, mem.new_zeros(()).expand(mem.shape)
 
     @staticmethod
     @first_derivative_only
     def backward(ctx, grad_spike, grad_mem, grad_link):
-        mem, mem_in, spike, psc = ctx.saved_tensors
+        mem, mem_in, warm = ctx.saved_tensors
         step: _StepContext = ctx.step
         options = step.options
+        spike = _math.step_function(mem - step.threshold)
         if grad_spike is not None:
             step.checks(grad_spike, spike.mean, step.layer, step.neuron_id)
         reset_in = _math.step_function(mem_in - step.threshold)
         previous = mem_in - _math.reset_removed(mem_in, reset_in, step.threshold, step.reset_mechanism)
-        warm = None if step.warm_below is None else (psc < step.warm_below).to(mem.dtype)
+        warm = None if warm is None else warm.to(mem.dtype)
         grad_current, recursion, spike_derivative = _math.tssl_step_backward(
             grad_spike,
             grad_link,
