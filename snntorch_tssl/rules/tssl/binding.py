@@ -434,6 +434,16 @@ _SILENT_LAYER = (
 )
 
 
+#: How many entries of a large tensor the silence check looks at (evenly spaced).
+SAMPLE = 1 << 16
+
+
+def sample(tensor: Tensor) -> Tensor:
+    """At most :data:`SAMPLE` evenly spaced entries of ``tensor``, flattened (a view when possible)."""
+    flat = tensor.reshape(-1)
+    return flat[:: max(1, flat.numel() // SAMPLE)]
+
+
 class TrainingChecks:
     """Watches the gradients that reach the rule's spikes for the two setups TSSL-BP does not train well,
     and warns once for each.
@@ -442,7 +452,7 @@ class TrainingChecks:
       (looked at in the first :attr:`SOFTMAX_CHECKS` backward steps of the rule).
     - A silent layer: a firing rate below :attr:`SILENT_RATE` over :attr:`SILENCE_STEPS` steps of one
       layer's backward passes while the gradient on its spikes is not zero (summed on the device for
-      every pass).
+      every pass, from at most :data:`SAMPLE` evenly spaced entries of large tensors).
 
     Nothing runs while ``torch.compile`` traces, on the meta device or for an empty batch. The verdicts are read on the
     host without waiting for the device: on the CPU at once, on an accelerator from a non-blocking
@@ -482,7 +492,7 @@ class TrainingChecks:
                 zero = torch.zeros((), device=grad_spike.device)
                 spikes, gradient, seen = self._silence.get(layer, (zero, zero, 0))
                 spikes = spikes + rate() * steps
-                gradient = gradient + grad_spike.abs().amax()
+                gradient = gradient + sample(grad_spike).abs().amax()
                 seen += steps
                 self._silence[layer] = (spikes, gradient, seen) if seen < self.SILENCE_STEPS else (zero, zero, 0)
             if seen >= self.SILENCE_STEPS:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from snntorch_tssl import _math
 from snntorch_tssl.rules.protocol import LIFParameters
-from snntorch_tssl.rules.tssl.binding import first_derivative_only
+from snntorch_tssl.rules.tssl.binding import first_derivative_only, sample
 
 
 def _passes(backend: str):
@@ -27,6 +27,13 @@ def _tssl_backward_torch(grad_spike, mem, beta, threshold, reset_mechanism, opti
     return _math.tssl_sequence_backward(
         grad_spike, mem, None, beta, threshold, reset_mechanism, options, grad_after, warm=warm, **kwargs
     )
+
+
+def firing_rate(mem: Tensor, threshold: Tensor) -> Tensor:
+    """The fraction of entries of ``mem`` above ``threshold``, from a sample when the threshold is a scalar."""
+    if threshold.dim() == 0:
+        mem = sample(mem)
+    return (mem > threshold).to(mem.dtype).mean()
 
 
 class _TSSLSequence(torch.autograd.Function):
@@ -93,7 +100,7 @@ class _TSSLSequence(torch.autograd.Function):
         mem, warm, alpha, beta, threshold, initial_mem = ctx.saved_tensors
         if grad_spike is not None and ctx.checks is not None:
             where = "a SynapticSequence layer"
-            rate = lambda: (mem > threshold).to(mem.dtype).mean()  # noqa: E731
+            rate = lambda: firing_rate(mem, threshold)  # noqa: E731
             ctx.checks(grad_spike, rate, where, (where, mem.shape[1:]), steps=mem.shape[0])
         final = (grad_final_syn, grad_final_mem, grad_timing)
         result = ctx.backward_pass(
