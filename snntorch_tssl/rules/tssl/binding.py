@@ -45,7 +45,7 @@ from snntorch_tssl import _math
 #: snnTorch versions whose neurons the binding was written against (their call pattern is checked at run time).
 SNNTORCH_VERSIONS = ("1.0.",)
 
-#: :math:`\\tau_s` of the warm-up test in a neuron without a synapse, when the rule was built without one: the
+#: :math:`\tau_s` of the warm-up test in a neuron without a synapse, when the rule was built without one: the
 #: neuron's spikes are its output, the PSC of a 1-step kernel (section 1 of the specification with tau_s = 1).
 TAU_S_WITHOUT_SYNAPSE = 1.0
 
