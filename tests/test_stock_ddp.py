@@ -14,7 +14,7 @@ from torch import nn
 
 from snntorch_tssl import tssl
 
-TIMEOUT_S = 60
+TIMEOUT_S = 180  # catches a hang; a loaded machine may take a while to start the workers
 
 
 class StockMLP(nn.Module):
@@ -40,6 +40,7 @@ def _free_port() -> int:
 
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
+    torch.set_num_threads(1)  # the workers share the CPU
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=TIMEOUT_S))
     try:
         torch.manual_seed(0)
