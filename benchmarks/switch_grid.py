@@ -1,16 +1,19 @@
-"""The one-argument switch on snnTorch's tutorial network: ``spike_grad=tssl()`` against ``atan()``.
+"""The one-argument switch on snnTorch's tutorial networks: ``spike_grad=tssl()`` against ``atan()``.
 
-snnTorch tutorial 5's network as written (784-1000-10, ``nn.Linear`` with
-bias, a stock neuron after each, the static image fed at every step, Adam
-5e-4, batch 128), trained for ``--batches`` batches with only ``spike_grad``
-changed, over the grid
+``--network tutorial5`` is snnTorch tutorial 5's network as written
+(784-1000-10, ``nn.Linear`` with bias, a stock neuron after each, the static
+image fed at every step, Adam 5e-4, batch 128, beta 0.95); ``--network
+tutorial6`` is tutorial 6's convolutional network as written (12C5-MP2-64C5-
+MP2-10, neurons with ``init_hidden=True`` in an ``nn.Sequential``, the image
+at every step, Adam 1e-2, batch 128, beta 0.5). Each is trained for
+``--batches`` batches with only ``spike_grad`` changed, over the grid
 
 - loss: cross-entropy on the output membrane summed over steps (the
   tutorial's), ``snntorch.functional.ce_rate_loss()``,
   ``snntorch.functional.mse_count_loss(0.8, 0.2)`` and this package's
   ``van_rossum_loss``;
-- neuron: ``snn.Leaky(beta=0.95)`` and ``snn.Synaptic(alpha=0.9, beta=0.95)``
-  with snnTorch's defaults (reset by subtraction);
+- neuron: ``snn.Leaky(beta)`` and ``snn.Synaptic(alpha=0.9, beta)`` with
+  snnTorch's defaults (reset by subtraction);
 - time steps: 5, 10, 25;
 - rule: snnTorch's ``atan()`` and ``tssl()`` with ablations (``--rules``).
 
@@ -22,8 +25,9 @@ by spike count (as the tutorial does; ties go to the lowest index, as in
 ``SF.accuracy_rate``) and by the summed output membrane, the fraction of
 test digits whose top spike count is tied, the output and hidden firing
 rates, and the seconds per batch. Results are appended to
-``OUT/switch_grid.json`` as they finish (a rerun skips what is there);
-``--plot-only`` redraws ``OUT/switch_grid.png`` and the markdown table.
+``OUT/switch_grid.json`` as they finish (a rerun skips what is there; one
+folder holds one network); ``--plot-only`` redraws ``OUT/switch_grid.png``
+and the markdown table.
 
     PYTHONPATH=. python benchmarks/switch_grid.py --out benchmarks/results/switch --data-root data
 """
@@ -31,6 +35,7 @@ rates, and the seconds per batch. Results are appended to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import statistics
@@ -48,14 +53,14 @@ if str(ROOT) not in sys.path:
 
 import snntorch as snn  # noqa: E402
 import snntorch.functional as SF  # noqa: E402
-from snntorch import surrogate  # noqa: E402
+from snntorch import surrogate, utils  # noqa: E402
 
 import snntorch_tssl as st  # noqa: E402
 import snntorch_tssl.data  # noqa: E402, F401
 
 LOSSES = ("ce-membrane", "ce-rate", "mse-count", "van-rossum")
 NEURONS = ("leaky", "synaptic")
-BETA, ALPHA = 0.95, 0.9
+ALPHA = 0.9
 
 
 def _tssl(**options) -> Callable[[str], object]:
@@ -75,25 +80,36 @@ RULES: dict[str, tuple[Callable[[str], object], Callable[[str], object]]] = {
     "tssl-tau-s-1": (_tssl(tau_s=1.0), _tssl(tau_s=1.0)),
     "tssl-tau-s-3": (_tssl(tau_s=3.0), _tssl(tau_s=3.0)),
     "tssl-tau-s-10": (_tssl(tau_s=10.0), _tssl(tau_s=10.0)),
+    "tssl-max-inv-du-1-warmup-width-1": (
+        _tssl(max_inv_du=1.0, warmup_width=1.0),
+        _tssl(max_inv_du=1.0, warmup_width=1.0),
+    ),
     "tssl-hidden-atan-output": (_tssl(), lambda neuron: surrogate.atan()),
 }
 
 
-def neuron_of(kind: str, spike_grad) -> nn.Module:
+def neuron_of(kind: str, spike_grad, beta: float, **options) -> nn.Module:
     if kind == "leaky":
-        return snn.Leaky(beta=BETA, spike_grad=spike_grad)
-    return snn.Synaptic(alpha=ALPHA, beta=BETA, spike_grad=spike_grad)
+        return snn.Leaky(beta=beta, spike_grad=spike_grad, **options)
+    return snn.Synaptic(alpha=ALPHA, beta=beta, spike_grad=spike_grad, **options)
 
 
-class TutorialNet(nn.Module):
-    """snnTorch tutorial 5: 784-1000-10, the image fed at every step; returns output spikes and membranes."""
+def _initial_state(neuron: nn.Module) -> list[torch.Tensor]:
+    if isinstance(neuron, snn.Synaptic):
+        return list(neuron.reset_mem())
+    return [neuron.reset_mem()]
 
-    def __init__(self, kind: str, rule: str, steps: int) -> None:
+
+class Tutorial5Net(nn.Module):
+    """snnTorch tutorial 5: 784-1000-10, the image fed at every step; returns output spikes and membranes
+    and the hidden spikes."""
+
+    def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
         super().__init__()
         hidden, output = RULES[rule]
         self.steps = steps
-        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(kind))
-        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(kind))
+        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(kind), beta)
+        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(kind), beta)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         states1 = _initial_state(self.lif1)
@@ -109,10 +125,53 @@ class TutorialNet(nn.Module):
         return torch.stack(spikes), torch.stack(mems), torch.stack(hidden)
 
 
-def _initial_state(neuron: nn.Module) -> list[torch.Tensor]:
-    if isinstance(neuron, snn.Synaptic):
-        return list(neuron.reset_mem())
-    return [neuron.reset_mem()]
+class Tutorial6Net(nn.Module):
+    """snnTorch tutorial 6: 12C5-MP2-64C5-MP2-10 with ``init_hidden=True`` neurons in an ``nn.Sequential``,
+    the image fed at every step; returns output spikes and membranes and the last hidden layer's spikes."""
+
+    def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
+        super().__init__()
+        hidden, output = RULES[rule]
+        self.steps = steps
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 12, 5),
+            nn.MaxPool2d(2),
+            neuron_of(kind, hidden(kind), beta, init_hidden=True),
+            nn.Conv2d(12, 64, 5),
+            nn.MaxPool2d(2),
+            neuron_of(kind, hidden(kind), beta, init_hidden=True),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * 4 * 4, 10), neuron_of(kind, output(kind), beta, init_hidden=True, output=True)
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images = x.reshape(-1, 1, 28, 28)
+        for part in (self.features, self.classifier):
+            utils.reset(part)  # looks at a module's direct children only
+        spikes, mems, hidden = [], [], []
+        for _ in range(self.steps):
+            spk1 = self.features(images)
+            spk2, *states = self.classifier(spk1)
+            spikes.append(spk2)
+            mems.append(states[-1])
+            hidden.append(spk1)
+        return torch.stack(spikes), torch.stack(mems), torch.stack(hidden)
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A tutorial network and what its tutorial trains it with."""
+
+    module: type[nn.Module]
+    beta: float
+    learning_rate: float
+
+
+NETWORKS = {
+    "tutorial5": Network(Tutorial5Net, beta=0.95, learning_rate=5e-4),
+    "tutorial6": Network(Tutorial6Net, beta=0.5, learning_rate=1e-2),
+}
 
 
 def loss_of(name: str, steps: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -146,12 +205,13 @@ def load_mnist(root: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
 
 
 def run(
-    data: tuple, loss: str, kind: str, steps: int, rule: str, seed: int, batches: int, test_size: int
+    data: tuple, network: str, loss: str, kind: str, steps: int, rule: str, seed: int, batches: int, test_size: int
 ) -> dict[str, float]:
     train_x, train_y, test_x, test_y = data
     torch.manual_seed(seed)
-    net = TutorialNet(kind, rule, steps)
-    optimizer = torch.optim.Adam(net.parameters(), lr=5e-4, betas=(0.9, 0.999))
+    spec = NETWORKS[network]
+    net = spec.module(kind, rule, steps, spec.beta)
+    optimizer = torch.optim.Adam(net.parameters(), lr=spec.learning_rate, betas=(0.9, 0.999))
     loss_fn = loss_of(loss, steps)
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
     start = time.perf_counter()
@@ -222,34 +282,54 @@ def table(summary: dict[tuple, dict[str, float]], rules: list[str]) -> str:
 
 
 def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -> None:
+    """One panel per (neuron, loss): accuracy against time steps per rule, or a bar per rule when the
+    results have one number of steps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
-    figure, axes = plt.subplots(len(NEURONS), len(losses), figsize=(3.2 * len(losses), 5.6), squeeze=False)
-    for (row, neuron), (column, loss) in itertools.product(enumerate(NEURONS), enumerate(losses)):
+    neurons = [neuron for neuron in NEURONS if any(key[1] == neuron for key in summary)]
+    steps = sorted({key[2] for key in summary})
+    height = 2.8 * len(neurons) + (1.2 if len(steps) == 1 else 0.0)
+    figure, axes = plt.subplots(len(neurons), len(losses), figsize=(3.2 * len(losses), height), squeeze=False)
+    for (row, neuron), (column, loss) in itertools.product(enumerate(neurons), enumerate(losses)):
         axis = axes[row][column]
-        for rule in rules:
-            points = sorted((k[2], v) for k, v in summary.items() if k[:2] == (loss, neuron) and k[3] == rule)
-            if points:
-                steps = [p[0] for p in points]
-                axis.errorbar(
-                    steps, [p[1]["mean"] for p in points], yerr=[p[1]["spread"] for p in points], marker="o", label=rule
-                )
-        axis.set_title(f"{loss}, {neuron}", fontsize=9)
-        axis.set_xscale("log")
-        axis.minorticks_off()
-        steps = sorted({k[2] for k in summary})
-        axis.set_xticks(steps, [str(t) for t in steps])
+        if len(steps) == 1:
+            cells = [(rule, summary.get((loss, neuron, steps[0], rule))) for rule in rules]
+            cells = [(rule, cell) for rule, cell in cells if cell is not None]
+            axis.bar(
+                range(len(cells)),
+                [cell["mean"] for _, cell in cells],
+                yerr=[cell["spread"] for _, cell in cells],
+                color=[f"C{rules.index(rule)}" for rule, _ in cells],
+            )
+            axis.set_xticks(range(len(cells)), [rule for rule, _ in cells], rotation=35, ha="right", fontsize=7)
+            axis.set_title(f"{loss}, {neuron}, T = {steps[0]}", fontsize=9)
+        else:
+            for rule in rules:
+                points = sorted((k[2], v) for k, v in summary.items() if k[:2] == (loss, neuron) and k[3] == rule)
+                if points:
+                    axis.errorbar(
+                        [p[0] for p in points],
+                        [p[1]["mean"] for p in points],
+                        yerr=[p[1]["spread"] for p in points],
+                        marker="o",
+                        label=rule,
+                    )
+            axis.set_title(f"{loss}, {neuron}", fontsize=9)
+            axis.set_xscale("log")
+            axis.minorticks_off()
+            axis.set_xticks(steps, [str(t) for t in steps])
+            if row == len(neurons) - 1:
+                axis.set_xlabel("time steps T")
         axis.set_ylim(0, 100)
         axis.grid(alpha=0.3)
         if column == 0:
             axis.set_ylabel("test accuracy (%), spike count")
-        if row == len(NEURONS) - 1:
-            axis.set_xlabel("time steps T")
-    axes[0][0].legend(fontsize=7)
+    if len(steps) > 1:
+        axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -257,6 +337,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--network", default="tutorial5", choices=list(NETWORKS))
     parser.add_argument("--data-root", default="data", help='MNIST folder for torchvision, or "bundled"')
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
@@ -271,7 +352,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "switch_grid.json"
-    results = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    results = json.loads(path.read_text()) if path.exists() else {"network": args.network, "runs": []}
+    held = results.get("network", "tutorial5")  # results written before --network existed are tutorial 5's
+    if not args.plot_only and held != args.network:
+        parser.error(f"--network {args.network}: {path} holds runs of {held}; use another --out")
     done = {(r["loss"], r["neuron"], r["steps"], r["rule"], r["seed"], r["batches"]) for r in results["runs"]}
     if not args.plot_only:
         data = load_mnist(args.data_root)
@@ -280,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
             key = (loss, neuron, steps, rule, seed, args.batches)
             if key in done:
                 continue
-            record = run(data, loss, neuron, steps, rule, seed, args.batches, args.test_size)
+            record = run(data, args.network, loss, neuron, steps, rule, seed, args.batches, args.test_size)
             names = ("loss", "neuron", "steps", "rule", "seed", "batches")
             results["runs"].append(dict(zip(names, key, strict=True)) | record)
             results["versions"] = {"torch": torch.__version__, "snntorch": snn.__version__, "package": st.__version__}

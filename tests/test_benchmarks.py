@@ -57,7 +57,43 @@ def test_switch_grid(tmp_path):
     assert (tmp_path / "switch_grid.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("grid", ["switch", "switch_ablations"])
+@pytest.mark.slow
+def test_switch_grid_tutorial6_network(tmp_path):
+    """Tutorial 6's CNN (neurons with init_hidden=True in nn.Sequential); a folder holds one network."""
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "--neurons", "leaky"]
+    args += ["--steps", "2", "--seeds", "0", "--batches", "2", "--test-size", "40"]
+    run_script("switch_grid.py", *args, "--network", "tutorial6", "--rules", "atan", "tssl")
+    results = json.loads((tmp_path / "switch_grid.json").read_text())
+    assert results["network"] == "tutorial6" and len(results["runs"]) == 2
+    assert all(0 <= run["hidden_rate"] <= 1 for run in results["runs"])
+    assert (tmp_path / "switch_grid.md").read_text().startswith("| loss | neuron | T | atan | tssl |")
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    mixed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "switch_grid.py"), *args, "--network", "tutorial5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert mixed.returncode == 2 and "holds runs of tutorial6" in mixed.stderr
+
+
+@pytest.mark.slow
+def test_gradient_scale(tmp_path):
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--at", "0", "2", "--steps", "3", "--batch-size", "8"]
+    run_script("gradient_scale.py", *args, "--rules", "atan", "tssl")
+    records = json.loads((tmp_path / "gradient_scale.json").read_text())["records"]
+    assert [record["batch"] for record in records] == [0, 2]
+    assert all(0 <= rate <= 1 for record in records for rate in record["rates"].values())
+    assert all(norm >= 0 for record in records for norms in record["norms"].values() for norm in norms.values())
+    assert (
+        (tmp_path / "gradient_scale.md")
+        .read_text()
+        .startswith("| batch | firing rate (last hidden, output) | parameter | atan | tssl / atan |")
+    )
+
+
+@pytest.mark.parametrize("grid", ["switch", "switch_ablations", "switch_tutorial6"])
 def test_switch_page_shows_the_committed_grid(tmp_path, grid):
     """docs/switch.md carries the tables that benchmarks/switch_grid.py draws from its committed JSON."""
     committed = ROOT / "benchmarks" / "results" / grid / "switch_grid.json"
