@@ -1,12 +1,14 @@
 """The epoch loop: one pass of training (the paper's recipe) and one of evaluation, with their metrics.
 
 Metrics are summed on the training device and read once per pass (and for
-the progress bar, once per batch while it is shown), so a step makes the
-host wait for the device only where the caller asks for a number.
+the progress bar, while it is shown, at most as often as it redraws), so a
+step makes the host wait for the device only where the caller asks for a
+number.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -57,7 +59,7 @@ def train_epoch(
     preset = config.preset
     model.train()
     totals = torch.zeros(2, dtype=torch.float64, device=process.device)  # loss sum, correct
-    samples = 0
+    samples, shown = 0, time.monotonic()
     for bar, (x, y) in _batches(loader, config, process, f"epoch {epoch} train"):
         x, y = x.to(process.device, non_blocking=True), y.to(process.device, non_blocking=True)
         spk = model(to_sequence(x, preset.steps))
@@ -72,7 +74,8 @@ def train_epoch(
             totals[0] += loss.detach()
             totals[1] += functional.accuracy_psc(spk.detach(), y, tau=preset.tau_s).double() * len(y)
         samples += len(y)
-        if not bar.disable:
+        if not bar.disable and time.monotonic() - shown >= bar.mininterval:  # a read waits for the device
+            shown = time.monotonic()
             loss_sum, correct = totals.tolist()
             bar.set_postfix(loss=f"{loss_sum / samples:.4f}", acc=f"{correct / samples:.3f}")
     counted = torch.cat([totals.cpu(), torch.tensor([samples], dtype=torch.float64)])
