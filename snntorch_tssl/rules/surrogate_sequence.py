@@ -13,24 +13,15 @@ from snntorch_tssl.rules.protocol import LIFParameters
 
 
 def _passes(backend: str):
-    """The forward and backward passes of ``backend`` ("torch" or "triton"; the Triton kernels load lazily)."""
+    """The forward and backward passes of ``backend`` ("torch" or "triton"; the Triton kernels load lazily).
+    The backwards take the surrogate in the same place: the PyTorch one as a function, the Triton one as a
+    named curve."""
     if backend == "triton":
         from snntorch_tssl._math.lif_triton import lif_sequence_scan_triton
         from snntorch_tssl._math.surrogate_triton import surrogate_sequence_backward_triton
 
-        def backward(grad_spike, mem, beta, threshold, reset, derivative, curve, grad_after, **kwargs):
-            return surrogate_sequence_backward_triton(
-                grad_spike, mem, beta, threshold, reset, curve, grad_after, **kwargs
-            )
-
-        return lif_sequence_scan_triton, backward
-
-    def backward(grad_spike, mem, beta, threshold, reset, derivative, curve, grad_after, **kwargs):
-        return _math.surrogate_sequence_backward(
-            grad_spike, mem, beta, threshold, reset, derivative, grad_after, **kwargs
-        )
-
-    return _math.lif_sequence_scan, backward
+        return lif_sequence_scan_triton, surrogate_sequence_backward_triton
+    return _math.lif_sequence_scan, _math.surrogate_sequence_backward
 
 
 class _SurrogateSequence(torch.autograd.Function):
@@ -55,7 +46,8 @@ class _SurrogateSequence(torch.autograd.Function):
         )
         if any(ctx.needs_input_grad[:3]):
             ctx.save_for_backward(scan.mem, alpha, beta, threshold)
-        ctx.reset_mechanism, ctx.derivative, ctx.curve, ctx.carry = reset_mechanism, derivative, curve, carry
+        ctx.surrogate = curve if backend == "triton" else derivative
+        ctx.reset_mechanism, ctx.carry = reset_mechanism, carry
         ctx.set_materialize_grads(False)
         final = (scan.final.syn, scan.final.mem) if carry else (None, None)
         return scan.spike, scan.syn, scan.mem_after_reset, *final
@@ -70,8 +62,7 @@ class _SurrogateSequence(torch.autograd.Function):
             beta,
             threshold,
             ctx.reset_mechanism,
-            ctx.derivative,
-            ctx.curve,
+            ctx.surrogate,
             grad_after,
             grad_current=grad_syn,
             synapse_decay=alpha,
