@@ -63,29 +63,33 @@ NEURONS = ("leaky", "synaptic")
 ALPHA = 0.9
 
 
-def _tssl(**options) -> Callable[[str], object]:
-    return lambda neuron: st.tssl(**options)
+def _tssl(**options) -> Callable[[], object]:
+    return lambda: st.tssl(**options)
 
 
-#: rule name -> (hidden-layer spike_grad factory, output-layer spike_grad factory), each taking the neuron kind
-RULES: dict[str, tuple[Callable[[str], object], Callable[[str], object]]] = {
-    "atan": (lambda neuron: surrogate.atan(), lambda neuron: surrogate.atan()),
-    "tssl": (_tssl(), _tssl()),
-    "tssl-no-reset-term": (_tssl(reset_term=False), _tssl(reset_term=False)),
-    "tssl-no-warmup": (_tssl(warmup=False), _tssl(warmup=False)),
-    "tssl-warmup-width-0.5": (_tssl(warmup_width=0.5), _tssl(warmup_width=0.5)),
-    "tssl-warmup-width-1": (_tssl(warmup_width=1.0), _tssl(warmup_width=1.0)),
-    "tssl-max-inv-du-1": (_tssl(max_inv_du=1.0), _tssl(max_inv_du=1.0)),
-    "tssl-max-inv-du-2": (_tssl(max_inv_du=2.0), _tssl(max_inv_du=2.0)),
-    "tssl-tau-s-1": (_tssl(tau_s=1.0), _tssl(tau_s=1.0)),
-    "tssl-tau-s-3": (_tssl(tau_s=3.0), _tssl(tau_s=3.0)),
-    "tssl-tau-s-10": (_tssl(tau_s=10.0), _tssl(tau_s=10.0)),
-    "tssl-max-inv-du-1-warmup-width-1": (
-        _tssl(max_inv_du=1.0, warmup_width=1.0),
-        _tssl(max_inv_du=1.0, warmup_width=1.0),
-    ),
-    "tssl-hidden-atan-output": (_tssl(), lambda neuron: surrogate.atan()),
+#: rule name -> the spike_grad factory of every layer (one rule object per neuron)
+RULES: dict[str, Callable[[], object]] = {
+    "atan": surrogate.atan,
+    "tssl": _tssl(),
+    "tssl-no-reset-term": _tssl(reset_term=False),
+    "tssl-no-warmup": _tssl(warmup=False),
+    "tssl-warmup-width-0.5": _tssl(warmup_width=0.5),
+    "tssl-warmup-width-1": _tssl(warmup_width=1.0),
+    "tssl-max-inv-du-1": _tssl(max_inv_du=1.0),
+    "tssl-max-inv-du-2": _tssl(max_inv_du=2.0),
+    "tssl-tau-s-1": _tssl(tau_s=1.0),
+    "tssl-tau-s-3": _tssl(tau_s=3.0),
+    "tssl-tau-s-10": _tssl(tau_s=10.0),
+    "tssl-max-inv-du-1-warmup-width-1": _tssl(max_inv_du=1.0, warmup_width=1.0),
+    "tssl-hidden-atan-output": _tssl(),
 }
+#: rules whose output layer takes another spike_grad than the hidden layers
+OUTPUT_RULES: dict[str, Callable[[], object]] = {"tssl-hidden-atan-output": surrogate.atan}
+
+
+def spike_grads(rule: str) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The spike_grad factories of ``rule``'s hidden layers and of its output layer."""
+    return RULES[rule], OUTPUT_RULES.get(rule, RULES[rule])
 
 
 def neuron_of(kind: str, spike_grad, beta: float, **options) -> nn.Module:
@@ -106,10 +110,10 @@ class Tutorial5Net(nn.Module):
 
     def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
         super().__init__()
-        hidden, output = RULES[rule]
+        hidden, output = spike_grads(rule)
         self.steps = steps
-        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(kind), beta)
-        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(kind), beta)
+        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(), beta)
+        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(), beta)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         states1 = _initial_state(self.lif1)
@@ -131,18 +135,18 @@ class Tutorial6Net(nn.Module):
 
     def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
         super().__init__()
-        hidden, output = RULES[rule]
+        hidden, output = spike_grads(rule)
         self.steps = steps
         self.features = nn.Sequential(
             nn.Conv2d(1, 12, 5),
             nn.MaxPool2d(2),
-            neuron_of(kind, hidden(kind), beta, init_hidden=True),
+            neuron_of(kind, hidden(), beta, init_hidden=True),
             nn.Conv2d(12, 64, 5),
             nn.MaxPool2d(2),
-            neuron_of(kind, hidden(kind), beta, init_hidden=True),
+            neuron_of(kind, hidden(), beta, init_hidden=True),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 10), neuron_of(kind, output(kind), beta, init_hidden=True, output=True)
+            nn.Flatten(), nn.Linear(64 * 4 * 4, 10), neuron_of(kind, output(), beta, init_hidden=True, output=True)
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -356,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     held = results.get("network", "tutorial5")  # results written before --network existed are tutorial 5's
     if not args.plot_only and held != args.network:
         parser.error(f"--network {args.network}: {path} holds runs of {held}; use another --out")
+    lengths = {r["batches"] for r in results["runs"]} - {args.batches}
+    if not args.plot_only and lengths:  # the tables average a cell's runs: one training length per folder
+        parser.error(f"--batches {args.batches}: {path} holds runs of {sorted(lengths)} batches; use another --out")
     done = {(r["loss"], r["neuron"], r["steps"], r["rule"], r["seed"], r["batches"]) for r in results["runs"]}
     if not args.plot_only:
         data = load_mnist(args.data_root)

@@ -76,6 +76,16 @@ def test_switch_grid_tutorial6_network(tmp_path):
         timeout=300,
     )
     assert mixed.returncode == 2 and "holds runs of tutorial6" in mixed.stderr
+    longer = list(args)
+    longer[longer.index("--batches") + 1] = "3"
+    mixed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "switch_grid.py"), *longer, "--network", "tutorial6"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert mixed.returncode == 2 and "holds runs of [2] batches" in mixed.stderr
 
 
 @pytest.mark.slow
