@@ -39,6 +39,26 @@ def constant(value: Tensor | float, like: Tensor, neuron_shape: torch.Size) -> t
     return value, 0 if value.dim() == 0 else 1
 
 
+def neuron_constants(
+    synapse_decay: Tensor | float | None,
+    beta: Tensor | float,
+    threshold: Tensor | float,
+    like: Tensor,
+    shape: torch.Size,
+) -> list[Tensor | int]:
+    """The kernels' neuron constants :math:`\alpha, 1 - \alpha, \beta, V` as (tensor, stride) pairs, flat
+    (:math:`\alpha = 0` without a synapse)."""
+    alpha = 0.0 if synapse_decay is None else synapse_decay
+    return [part for value in (alpha, 1.0 - alpha, beta, threshold) for part in constant(value, like, shape)]
+
+
+def gradient_operands(like: Tensor, *gradients: Tensor | None) -> list[Tensor | int]:
+    """The backward kernels' ``[T, N]`` gradient operands as :func:`strided` quadruples, flat (``like``
+    with zero strides for an absent one)."""
+    operands = (strided(as_matrix(value)) if value is not None else (like, 0, 0, 0) for value in gradients)
+    return [part for operand in operands for part in operand]
+
+
 def state_vector(value: Tensor | None, like: Tensor) -> Tensor:
     """A state tensor (shaped like one step, None for zero) as a contiguous float32 ``[N]``."""
     if value is None:
@@ -187,7 +207,6 @@ def lif_sequence_scan_triton(
     final_mem = x.new_empty(neurons)
     final_psc = as_vector(initial.psc) if warm is None else x.new_empty(neurons)
     if neurons > 0:
-        alpha = 0.0 if synapse_decay is None else synapse_decay
         tau_s = 1.0 if warmup_tau_s is None else warmup_tau_s  # a number or a 0-dim tensor
         psc_decay = 1.0 - 1.0 / tau_s  # as lif_sequence_scan computes the trace's constants
         trace = [per_neuron(value, x, torch.Size()) for value in (psc_decay, 1.0 - psc_decay, 0.25 / tau_s)]
@@ -202,10 +221,7 @@ def lif_sequence_scan_triton(
             mem if after is None else after,
             mem if syn is None else syn,
             mem if warm is None else warm.view(torch.uint8),
-            *constant(alpha, x, neuron_shape),
-            *constant(1.0 - alpha, x, neuron_shape),
-            *constant(beta, x, neuron_shape),
-            *constant(threshold, x, neuron_shape),
+            *neuron_constants(synapse_decay, beta, threshold, x, neuron_shape),
             syn_initial,
             mem_initial,
             psc_initial,

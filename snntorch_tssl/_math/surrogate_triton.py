@@ -18,12 +18,12 @@ from snntorch_tssl._math.lif import StateGradients
 from snntorch_tssl._math.lif_triton import (
     RESET_CODES,
     check_float32,
-    constant,
+    gradient_operands,
     launch_grid,
     launch_options,
     load_constant,
+    neuron_constants,
     state_vector,
-    strided,
 )
 from snntorch_tssl._math.tiling import as_matrix
 
@@ -220,22 +220,12 @@ def surrogate_sequence_backward_triton(
     grad_input = matrix.new_empty((steps, neurons))
     state = [matrix.new_zeros(neurons) for _ in range(2)] if return_state_grads else [matrix] * 2
     if neurons > 0:
-        operands = [
-            strided(as_matrix(value)) if value is not None else (matrix, 0, 0, 0)
-            for value in (grad_spike, grad_mem_after_reset, grad_current)
-        ]
-        alpha = 0.0 if synapse_decay is None else synapse_decay
         final = None if grad_final is None else [state_vector(value, matrix) for value in grad_final[:2]]
         _surrogate_backward_kernel[launch_grid(neurons)](
-            *operands[0],
-            *operands[1],
-            *operands[2],
+            *gradient_operands(matrix, grad_spike, grad_mem_after_reset, grad_current),
             matrix,
             grad_input,
-            *constant(alpha, matrix, neuron_shape),
-            *constant(1.0 - alpha, matrix, neuron_shape),
-            *constant(beta, matrix, neuron_shape),
-            *constant(threshold, matrix, neuron_shape),
+            *neuron_constants(synapse_decay, beta, threshold, matrix, neuron_shape),
             *(final or [matrix] * 2),
             *state,
             *_curve_parameters(name, value),
