@@ -17,6 +17,15 @@ def run_script(name: str, *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], check=True, env=env, cwd=ROOT, timeout=300)
 
 
+def refused_script(name: str, *args: str) -> str:
+    """Run a benchmark script that must refuse its arguments (argparse's exit status 2); its stderr."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "benchmarks" / name), *args]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    return done.stderr
+
+
 @pytest.mark.slow
 def test_layer_benchmark(tmp_path):
     run_script("layer_benchmark.py", "--out", str(tmp_path), "--sizes", "32", "--steps", "6", "--repeats", "2")
@@ -67,25 +76,10 @@ def test_switch_grid_tutorial6_network(tmp_path):
     assert results["network"] == "tutorial6" and len(results["runs"]) == 2
     assert all(0 <= run["hidden_rate"] <= 1 for run in results["runs"])
     assert (tmp_path / "switch_grid.md").read_text().startswith("| loss | neuron | T | atan | tssl |")
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    mixed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "switch_grid.py"), *args, "--network", "tutorial5"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert mixed.returncode == 2 and "holds runs of tutorial6" in mixed.stderr
+    assert "holds runs of tutorial6" in refused_script("switch_grid.py", *args, "--network", "tutorial5")
     longer = list(args)
     longer[longer.index("--batches") + 1] = "3"
-    mixed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "switch_grid.py"), *longer, "--network", "tutorial6"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert mixed.returncode == 2 and "holds runs of [2] batches" in mixed.stderr
+    assert "holds runs of [2] batches" in refused_script("switch_grid.py", *longer, "--network", "tutorial6")
 
 
 @pytest.mark.slow
