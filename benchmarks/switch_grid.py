@@ -15,7 +15,10 @@ at every step, Adam 1e-2, batch 128, beta 0.5). Each is trained for
 - neuron: ``snn.Leaky(beta)`` and ``snn.Synaptic(alpha=0.9, beta)`` with
   snnTorch's defaults (reset by subtraction);
 - time steps: 5, 10, 25;
-- rule: snnTorch's ``atan()`` and ``tssl()`` with ablations (``--rules``).
+- beta (``--betas``, default the tutorial's) and reset mechanism
+  (``--resets``: "subtract", snnTorch's default, or "zero");
+- rule: snnTorch's ``atan()``, ``fast_sigmoid(slope=25)`` (tutorial 6's) and
+  ``tssl()`` with ablations (``--rules``).
 
 Runs of an earlier version of the package may sit in the JSON under their own
 rule name (e.g. "tssl-0.1.0"): they are tabulated and plotted, not rerun.
@@ -70,6 +73,7 @@ def _tssl(**options) -> Callable[[], object]:
 #: rule name -> the spike_grad factory of every layer (one rule object per neuron)
 RULES: dict[str, Callable[[], object]] = {
     "atan": surrogate.atan,
+    "fast_sigmoid": lambda: surrogate.fast_sigmoid(slope=25),
     "tssl": _tssl(),
     "tssl-no-reset-term": _tssl(reset_term=False),
     "tssl-no-warmup": _tssl(warmup=False),
@@ -82,6 +86,7 @@ RULES: dict[str, Callable[[], object]] = {
     "tssl-tau-s-10": _tssl(tau_s=10.0),
     "tssl-max-inv-du-1-warmup-width-1": _tssl(max_inv_du=1.0, warmup_width=1.0),
     "tssl-hidden-atan-output": _tssl(),
+    "tssl-warmup-keeps-timing": _tssl(warmup_keeps_timing=True),
 }
 #: rules whose output layer takes another spike_grad than the hidden layers
 OUTPUT_RULES: dict[str, Callable[[], object]] = {"tssl-hidden-atan-output": surrogate.atan}
@@ -92,10 +97,10 @@ def spike_grads(rule: str) -> tuple[Callable[[], object], Callable[[], object]]:
     return RULES[rule], OUTPUT_RULES.get(rule, RULES[rule])
 
 
-def neuron_of(kind: str, spike_grad, beta: float, **options) -> nn.Module:
+def neuron_of(kind: str, spike_grad, beta: float, reset: str, **options) -> nn.Module:
     if kind == "leaky":
-        return snn.Leaky(beta=beta, spike_grad=spike_grad, **options)
-    return snn.Synaptic(alpha=ALPHA, beta=beta, spike_grad=spike_grad, **options)
+        return snn.Leaky(beta=beta, spike_grad=spike_grad, reset_mechanism=reset, **options)
+    return snn.Synaptic(alpha=ALPHA, beta=beta, spike_grad=spike_grad, reset_mechanism=reset, **options)
 
 
 def _initial_state(neuron: nn.Module) -> list[torch.Tensor]:
@@ -108,12 +113,12 @@ class Tutorial5Net(nn.Module):
     """snnTorch tutorial 5: 784-1000-10, the image fed at every step; returns output spikes and membranes
     and the hidden spikes."""
 
-    def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
+    def __init__(self, kind: str, rule: str, steps: int, beta: float, reset: str = "subtract") -> None:
         super().__init__()
         hidden, output = spike_grads(rule)
         self.steps = steps
-        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(), beta)
-        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(), beta)
+        self.fc1, self.lif1 = nn.Linear(784, 1000), neuron_of(kind, hidden(), beta, reset)
+        self.fc2, self.lif2 = nn.Linear(1000, 10), neuron_of(kind, output(), beta, reset)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         states1 = _initial_state(self.lif1)
@@ -133,20 +138,22 @@ class Tutorial6Net(nn.Module):
     """snnTorch tutorial 6: 12C5-MP2-64C5-MP2-10 with ``init_hidden=True`` neurons in an ``nn.Sequential``,
     the image fed at every step; returns output spikes and membranes and the last hidden layer's spikes."""
 
-    def __init__(self, kind: str, rule: str, steps: int, beta: float) -> None:
+    def __init__(self, kind: str, rule: str, steps: int, beta: float, reset: str = "subtract") -> None:
         super().__init__()
         hidden, output = spike_grads(rule)
         self.steps = steps
         self.features = nn.Sequential(
             nn.Conv2d(1, 12, 5),
             nn.MaxPool2d(2),
-            neuron_of(kind, hidden(), beta, init_hidden=True),
+            neuron_of(kind, hidden(), beta, reset, init_hidden=True),
             nn.Conv2d(12, 64, 5),
             nn.MaxPool2d(2),
-            neuron_of(kind, hidden(), beta, init_hidden=True),
+            neuron_of(kind, hidden(), beta, reset, init_hidden=True),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 10), neuron_of(kind, output(), beta, init_hidden=True, output=True)
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, 10),
+            neuron_of(kind, output(), beta, reset, init_hidden=True, output=True),
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -209,12 +216,23 @@ def load_mnist(root: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
 
 
 def run(
-    data: tuple, network: str, loss: str, kind: str, steps: int, rule: str, seed: int, batches: int, test_size: int
+    data: tuple,
+    network: str,
+    loss: str,
+    kind: str,
+    steps: int,
+    rule: str,
+    seed: int,
+    batches: int,
+    test_size: int,
+    beta: float | None = None,
+    reset: str = "subtract",
 ) -> dict[str, float]:
+    """Train one cell (``beta`` None: the tutorial's) and measure it on the test digits."""
     train_x, train_y, test_x, test_y = data
     torch.manual_seed(seed)
     spec = NETWORKS[network]
-    net = spec.module(kind, rule, steps, spec.beta)
+    net = spec.module(kind, rule, steps, spec.beta if beta is None else beta, reset)
     optimizer = torch.optim.Adam(net.parameters(), lr=spec.learning_rate, betas=(0.9, 0.999))
     loss_fn = loss_of(loss, steps)
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
@@ -253,10 +271,18 @@ def rule_order(names: set[str]) -> list[str]:
     )
 
 
+def neuron_label(record: dict) -> str:
+    """The neuron column: its kind, with the beta and reset of a run that chose them (``--betas``, ``--resets``)."""
+    if "beta" not in record:
+        return record["neuron"]
+    return f"{record['neuron']} β={record['beta']:g} {record['reset']}"
+
+
 def summarise(runs: list[dict]) -> dict[tuple, dict[str, float]]:
     cells: dict[tuple, list[dict]] = {}
     for record in runs:
-        cells.setdefault((record["loss"], record["neuron"], record["steps"], record["rule"]), []).append(record)
+        key = (record["loss"], neuron_label(record), record["steps"], record["rule"])
+        cells.setdefault(key, []).append(record)
     summary = {}
     for key, records in cells.items():
         accuracy = [100 * r["accuracy"] for r in records]
@@ -274,7 +300,7 @@ def summarise(runs: list[dict]) -> dict[tuple, dict[str, float]]:
 
 def table(summary: dict[tuple, dict[str, float]], rules: list[str]) -> str:
     """Markdown table: one row per (loss, neuron, T), one column per rule, mean +- half-range over seeds."""
-    rows = sorted({key[:3] for key in summary}, key=lambda k: (LOSSES.index(k[0]), NEURONS.index(k[1]), k[2]))
+    rows = sorted({key[:3] for key in summary}, key=lambda k: (LOSSES.index(k[0]), k[1], k[2]))
     lines = ["| loss | neuron | T | " + " | ".join(rules) + " |", "|---|---|---|" + "---|" * len(rules)]
     for loss, neuron, steps in rows:
         cells = []
@@ -294,7 +320,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
     import matplotlib.pyplot as plt
 
     losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
-    neurons = [neuron for neuron in NEURONS if any(key[1] == neuron for key in summary)]
+    neurons = sorted({key[1] for key in summary})
     steps = sorted({key[2] for key in summary})
     height = 2.8 * len(neurons) + (1.2 if len(steps) == 1 else 0.0)
     figure, axes = plt.subplots(len(neurons), len(losses), figsize=(3.2 * len(losses), height), squeeze=False)
@@ -346,6 +372,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
     parser.add_argument("--steps", nargs="+", type=int, default=[5, 10, 25])
+    parser.add_argument("--betas", nargs="+", type=float, help="the neurons' beta (default: the tutorial's)")
+    parser.add_argument(
+        "--resets", nargs="+", choices=("subtract", "zero"), help="reset mechanisms (default: subtract)"
+    )
     parser.add_argument("--rules", nargs="+", default=["atan", "tssl"], choices=list(RULES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--batches", type=int, default=300)
@@ -363,20 +393,24 @@ def main(argv: list[str] | None = None) -> None:
     lengths = {r["batches"] for r in results["runs"]} - {args.batches}
     if not args.plot_only and lengths:  # the tables average a cell's runs: one training length per folder
         parser.error(f"--batches {args.batches}: {path} holds runs of {sorted(lengths)} batches; use another --out")
-    done = {(r["loss"], r["neuron"], r["steps"], r["rule"], r["seed"], r["batches"]) for r in results["runs"]}
+    chosen = args.betas is not None or args.resets is not None  # the runs record their beta and reset
+    betas = args.betas or [NETWORKS[args.network].beta]
+    resets = args.resets or ["subtract"]
+    names = ("loss", "neuron", "steps", "rule", "seed", "batches") + (("beta", "reset") if chosen else ())
+    done = {tuple(r.get(name) for name in names) for r in results["runs"]}
     if not args.plot_only:
         data = load_mnist(args.data_root)
-        grid = itertools.product(args.seeds, args.losses, args.neurons, args.steps, args.rules)
-        for seed, loss, neuron, steps, rule in grid:
-            key = (loss, neuron, steps, rule, seed, args.batches)
+        grid = itertools.product(args.seeds, args.losses, args.neurons, betas, resets, args.steps, args.rules)
+        for seed, loss, neuron, beta, reset, steps, rule in grid:
+            key = (loss, neuron, steps, rule, seed, args.batches) + ((beta, reset) if chosen else ())
             if key in done:
                 continue
-            record = run(data, args.network, loss, neuron, steps, rule, seed, args.batches, args.test_size)
-            names = ("loss", "neuron", "steps", "rule", "seed", "batches")
+            record = run(data, args.network, loss, neuron, steps, rule, seed, args.batches, args.test_size, beta, reset)
             results["runs"].append(dict(zip(names, key, strict=True)) | record)
             results["versions"] = {"torch": torch.__version__, "snntorch": snn.__version__, "package": st.__version__}
             path.write_text(json.dumps(results, indent=1))
-            print(f"{loss:12s} {neuron:8s} T={steps:<3d} {rule:26s} seed {seed}: {100 * record['accuracy']:.1f} %")
+            label = neuron_label(results["runs"][-1])
+            print(f"{loss:12s} {label:22s} T={steps:<3d} {rule:26s} seed {seed}: {100 * record['accuracy']:.1f} %")
     rules = rule_order({r["rule"] for r in results["runs"]})
     summary = summarise(results["runs"])
     (args.out / "switch_grid.md").write_text(table(summary, rules) + "\n")

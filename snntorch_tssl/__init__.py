@@ -1,6 +1,7 @@
 """TSSL-BP and STBP training rules for snnTorch."""
 
 from snntorch_tssl import functional, rules, spikegen
+from snntorch_tssl.diagnostics import Diagnosis, diagnose
 from snntorch_tssl.layers import FrameWise, SumPool2d
 from snntorch_tssl.neurons import SynapticOutput, SynapticSequence, SynapticState
 from snntorch_tssl.rules import STBP, TSSL, stbp, tssl
@@ -8,6 +9,7 @@ from snntorch_tssl.rules import STBP, TSSL, stbp, tssl
 __version__ = "0.1.0"
 
 __all__ = [
+    "Diagnosis",
     "FrameWise",
     "STBP",
     "SumPool2d",
@@ -20,5 +22,6 @@ __all__ = [
     "spikegen",
     "stbp",
     "tssl",
+    "diagnose",
     "__version__",
 ]

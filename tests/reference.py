@@ -59,6 +59,7 @@ def tssl_neuron_backward(
     warmup: bool = True,
     width: float = 0.2,
     reset_term: bool = True,
+    warmup_keeps_timing: bool = False,
     grad_mem: list[float] | None = None,
 ) -> list[float]:
     """Sections 2 and 3 of the spec, one neuron, explicit case analysis.
@@ -73,7 +74,8 @@ def tssl_neuron_backward(
     g_next = h_next = 0.0
     for t in range(n - 1, -1, -1):
         s, u, du = ss[t], us[t], dus[t]
-        m = s * min(1.0 / du, max_inv_du) if du > 0 else 0.0
+        crossed_in_step = u - du <= threshold  # the membrane after the previous reset, u_hat[t-1], was not above V
+        m = s * min(1.0 / du, max_inv_du) if du > 0 and crossed_in_step else 0.0
         if reset == "zero":
             d_reset, rho = 1.0 - s, u * s
         elif reset == "subtract":
@@ -81,11 +83,14 @@ def tssl_neuron_backward(
         else:
             d_reset, rho = 1.0, 0.0
         c = beta * d_reset + (s * m * (1.0 - beta) * rho if reset_term else 0.0)
+        if reset == "subtract" and reset_term:
+            c = min(c, 1.0)  # the subtract reset carries at most what the non-leaky neuron does
         g = m * grad_s[t] + c * g_next
         h = (0.0 if grad_mem is None else grad_mem[t]) + beta * d_reset * h_next
         if warmup and a[t] < 1.0 / (4.0 * tau_s):
             z = min(max((u - threshold) / width, -8.0), 8.0)
-            grad_i[t] = math.exp(z) / (width * (1.0 + math.exp(z)) ** 2) * grad_s[t] + h
+            warm_value = math.exp(z) / (width * (1.0 + math.exp(z)) ** 2) * grad_s[t]
+            grad_i[t] = warm_value + (g if warmup_keeps_timing else 0.0) + h
         else:
             grad_i[t] = g + h
         g_next, h_next = g, h
@@ -198,12 +203,16 @@ def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options,
     removed = plain_removed(mem, spike, threshold, reset)
     reset_grad = 1.0 - spike if reset == "zero" else torch.ones_like(mem)
     after = mem - removed
-    increment = mem - torch.cat([torch.zeros_like(mem[:1]), after[:-1]])
+    previous = torch.cat([torch.zeros_like(mem[:1]), after[:-1]])
+    increment = mem - previous
     inverse = torch.clamp(increment.reciprocal(), max=options.max_inv_du)
-    timing = torch.where(increment > 0, inverse, torch.zeros_like(increment)) * spike
+    crossed_in_step = (increment > 0) & (previous <= threshold)
+    timing = torch.where(crossed_in_step, inverse, torch.zeros_like(increment)) * spike
     coefficient = beta * reset_grad
     if options.reset_term:
         coefficient = coefficient + spike * timing * (1.0 - beta) * removed
+        if reset == "subtract":
+            coefficient = coefficient.clamp(max=1.0)
     drive = timing * grad_spike
     grad = torch.empty_like(drive)
     state = torch.zeros_like(drive[0])
@@ -214,7 +223,7 @@ def plain_tssl_backward(grad_spike, mem, spike, beta, threshold, reset, options,
         warm = plain_scan(spike, 1.0 - 1.0 / options.tau_s) < 0.25 / options.tau_s
         z = torch.clamp((mem - threshold) / options.warmup_width, -8.0, 8.0)
         warm_value = torch.sigmoid(z) * torch.sigmoid(-z) / options.warmup_width * grad_spike
-        grad = torch.where(warm, warm_value, grad)
+        grad = grad + warm * warm_value if options.warmup_keeps_timing else torch.where(warm, warm_value, grad)
     if grad_mem_after_reset is not None:
         membrane = torch.zeros_like(mem[0])
         for t in range(mem.shape[0] - 1, -1, -1):

@@ -67,6 +67,25 @@ def test_switch_grid(tmp_path):
 
 
 @pytest.mark.slow
+def test_switch_grid_over_beta_and_reset(tmp_path):
+    """--betas and --resets: each run records its beta and reset, which label the neuron column."""
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "--neurons", "leaky"]
+    args += ["--steps", "2", "--seeds", "0", "--batches", "1", "--test-size", "20", "--network", "tutorial6"]
+    run_script("switch_grid.py", *args, "--betas", "0.5", "0.9", "--resets", "zero", "--rules", "fast_sigmoid")
+    runs = json.loads((tmp_path / "switch_grid.json").read_text())["runs"]
+    assert sorted((run["beta"], run["reset"]) for run in runs) == [(0.5, "zero"), (0.9, "zero")]
+    table = (tmp_path / "switch_grid.md").read_text()
+    assert "| mse-count | leaky β=0.5 zero | 2 |" in table and "| mse-count | leaky β=0.9 zero | 2 |" in table
+
+
+def test_diagnose_tutorial6(tmp_path):
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--steps", "2", "--at", "0", "1", "--beta", "0.9"]
+    run_script("diagnose_tutorial6.py", *args)
+    report = (tmp_path / "diagnose.md").read_text()
+    assert report.count("## Before batch") == 2
+    assert "| features.2 | tssl() |" in report and "| classifier.1.weight |" in report
+
+
 def test_switch_grid_tutorial6_network(tmp_path):
     """Tutorial 6's CNN (neurons with init_hidden=True in nn.Sequential); a folder holds one network."""
     args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "--neurons", "leaky"]

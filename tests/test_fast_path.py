@@ -129,9 +129,28 @@ def test_step_function_equals_comparison():
 def test_timing_factor_is_zero_where_increment_is_not_positive():
     increment = torch.tensor([-1.0, -0.0, 0.0, 1e-30, 0.5, 0.01])
     spike = torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    previous = torch.zeros(6)
     expected = torch.tensor([0.0, 0.0, 0.0, 8.0, 2.0, 0.0])
-    assert torch.equal(_math.timing_factor(spike, increment, 8.0), expected)
-    assert _math.timing_factor(spike, increment, float("inf"))[3] > 1e29
+    assert torch.equal(_math.timing_factor(spike, previous + increment, previous, 1.0, 8.0), expected)
+    assert _math.timing_factor(spike, previous + increment, previous, 1.0, float("inf"))[3] > 1e29
+
+
+def test_timing_factor_is_zero_where_the_membrane_was_above_threshold_before_the_step():
+    # u_hat[t-1] <= V: the crossing lies in the step (u_hat[t-1] = V included); above V it was pinned before it
+    previous = torch.tensor([0.5, 1.0, 1.0 + 1e-6, 1.5, 3.0])
+    mem = previous + 0.5
+    expected = torch.tensor([2.0, 2.0, 0.0, 0.0, 0.0])
+    assert torch.equal(_math.timing_factor(torch.ones(5), mem, previous, 1.0, 8.0), expected)
+
+
+def test_subtract_reset_coefficient_is_at_most_one_and_the_others_are_unbounded():
+    timing = torch.tensor([0.0, 1.0, 8.0])
+    spike = (timing > 0).float()
+    removed = spike * 1.0
+    subtract = _math.recursion_coefficient(timing, 0.5, removed, 1.0, True, "subtract")
+    assert torch.equal(subtract, torch.tensor([0.5, 1.0, 1.0]))  # 0.5 + 0.5 * m, at most 1
+    zero = _math.recursion_coefficient(timing, 0.5, removed * 1.2, 1.0 - spike, True, "zero")
+    assert torch.allclose(zero, torch.tensor([0.5, 0.6, 4.8]))  # the paper's (1 - beta) u m, not bounded
 
 
 def saved_bytes(fn):

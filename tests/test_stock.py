@@ -171,7 +171,14 @@ def reference_leaky_grad(current, grad_spike, beta, threshold, reset, reset_dela
 @pytest.mark.parametrize("reset", ["zero", "subtract", "none"])
 @pytest.mark.parametrize("reset_delay", [True, False])
 @pytest.mark.parametrize(
-    "options", [{}, {"warmup": False}, {"reset_term": False}, {"tau_s": 2.0, "max_inv_du": 4.0, "warmup_width": 0.5}]
+    "options",
+    [
+        {},
+        {"warmup": False},
+        {"reset_term": False},
+        {"tau_s": 2.0, "max_inv_du": 4.0, "warmup_width": 0.5},
+        {"tau_s": 1.0, "warmup_keeps_timing": True},
+    ],
 )
 def test_stock_leaky_net_matches_slow_reference(reset, reset_delay, options):
     gen = torch.Generator().manual_seed(11)
@@ -181,7 +188,8 @@ def test_stock_leaky_net_matches_slow_reference(reset, reset_delay, options):
     w1 = (torch.randn(n_hidden, n_in, generator=gen, dtype=torch.float64) * 0.5 + 0.12).requires_grad_()
     w2 = (torch.randn(n_out, n_hidden, generator=gen, dtype=torch.float64) * 0.8 + 0.35).requires_grad_()
     grad_out = torch.randn(steps, batch, n_out, generator=gen, dtype=torch.float64)
-    full = {"tau_s": 3.0, "max_inv_du": 8.0, "warmup": True, "warmup_width": 0.2, "reset_term": True, **options}
+    full = {"tau_s": 3.0, "max_inv_du": 8.0, "warmup": True, "warmup_width": 0.2, "reset_term": True}
+    full |= {"warmup_keeps_timing": False, **options}
     rule = tssl(**full)
     lif1, lif2 = (
         snn.Leaky(beta=beta, threshold=threshold, reset_mechanism=reset, reset_delay=reset_delay, spike_grad=rule)
@@ -195,6 +203,7 @@ def test_stock_leaky_net_matches_slow_reference(reset, reset_delay, options):
 
     kwargs = {"tau_s": full["tau_s"], "max_inv_du": full["max_inv_du"], "warmup": full["warmup"]}
     kwargs |= {"width": full["warmup_width"], "reset_term": full["reset_term"]}
+    kwargs |= {"warmup_keeps_timing": full["warmup_keeps_timing"]}
     flat = (steps, batch * n_out)
     grad_cur2 = reference_leaky_grad(
         cur2.detach().reshape(flat), grad_out.reshape(flat), beta, threshold, reset, reset_delay, **kwargs

@@ -147,6 +147,7 @@ OPTIONS = {
     "no-reset-term-cap-2": _math.TSSLOptions(tau_s=2.5, max_inv_du=2.0, reset_term=False),
     "bare-uncapped": _math.TSSLOptions(tau_s=4.0, max_inv_du=float("inf"), warmup=False, reset_term=False),
     "wide-warmup": _math.TSSLOptions(tau_s=1.0, warmup_width=1.0),
+    "warmup-keeps-timing": _math.TSSLOptions(tau_s=1.0, warmup_keeps_timing=True),
 }
 
 

@@ -25,38 +25,60 @@ class TSSLOptions(NamedTuple):
     warmup: bool = True
     warmup_width: float = 0.2
     reset_term: bool = True
+    warmup_keeps_timing: bool = False
 
 
-def timing_factor(spike: Tensor, increment: Tensor, max_inv_du: float) -> Tensor:
-    r"""Inter-neuron timing term :math:`m = s \min(1/\Delta u, m_{max})`, 0 where :math:`\Delta u \le 0`.
+def timing_factor(spike: Tensor, mem: Tensor, previous: Tensor, threshold: Tensor | float, max_inv_du: float) -> Tensor:
+    r"""Inter-neuron timing term of a spike whose threshold crossing lies within its step.
+
+    .. math:: m[t] = s[t]\, \mathbb{1}[\hat u[t-1] \le V]\, \min(1/\Delta u[t], m_{max}),
+              \qquad \Delta u[t] = u[t] - \hat u[t-1],
+
+    0 where :math:`\Delta u \le 0`. A membrane that is still above threshold after the previous
+    step's reset (:math:`\hat u[t-1] > V`: a subtract reset that left more than :math:`V`, or no
+    reset) crossed before the step began; its spike is pinned to the step and a small change of
+    the membrane does not move it, so its timing term is 0. After a hard reset, and before a
+    neuron's first spike, :math:`\hat u[t-1] \le V` always holds: the paper's network is unchanged.
 
     With ``max_inv_du=inf`` the cap is the dtype's largest finite value, so silent steps stay
     exactly 0 (never ``inf * 0 = NaN``).
     """
+    increment = mem - previous
     if math.isinf(max_inv_du):
         max_inv_du = torch.finfo(increment.dtype).max
     inverse = increment.reciprocal().clamp_(min=0.0, max=max_inv_du)
-    return inverse.mul_(step_function(increment)).mul_(spike)
+    return inverse.mul_(step_function(increment)).mul_(spike).mul_(torch.le(previous, threshold))
 
 
 def recursion_coefficient(
-    timing: Tensor, beta: Tensor | float, removed: Tensor, reset_grad: Tensor | float, reset_term: bool
+    timing: Tensor,
+    beta: Tensor | float,
+    removed: Tensor,
+    reset_grad: Tensor | float,
+    reset_term: bool,
+    reset_mechanism: str,
 ) -> Tensor:
     r"""Coefficient :math:`c` of :math:`G[t] = m[t] g_s[t] + c[t] G[t+1]`.
 
     .. math:: c[t] = \beta\, \frac{\partial \hat u[t]}{\partial u[t]}
               + s[t]\, m[t]\, (1 - \beta)\, \rho[t]
+              \quad (\text{at most 1 for the "subtract" reset})
 
     The second (intra-neuron, reset) term is dropped when ``reset_term`` is
-    False. For the "zero" reset this is the paper's recursion exactly. The
-    timing term :math:`m` (:func:`timing_factor`) is 0 wherever :math:`s` is,
-    so :math:`s\, m = m` is used. The result has ``timing``'s shape (a
+    False. For the "zero" reset this is the paper's recursion exactly. With
+    the "subtract" reset the leak path :math:`\beta` is intact and
+    :math:`c = \beta + (1 - \beta) V m`; the non-leaky neuron
+    (:math:`\beta = 1`) has :math:`c = 1` for every :math:`m`, and a leak can
+    only shrink what a spike's shift carries forward, so :math:`c \le 1`.
+    The timing term :math:`m` (:func:`timing_factor`) is 0 wherever :math:`s`
+    is, so :math:`s\, m = m` is used. The result has ``timing``'s shape (a
     broadcast view when it is constant).
     """
     coefficient = scalar_like(beta * reset_grad, timing)
-    if reset_term:
-        return torch.addcmul(coefficient, timing, removed * (1.0 - beta))
-    return coefficient.expand_as(timing)
+    if not reset_term:
+        return coefficient.expand_as(timing)
+    coefficient = torch.addcmul(coefficient, timing, removed * (1.0 - beta))
+    return coefficient.clamp_(max=1.0) if reset_mechanism == "subtract" else coefficient
 
 
 def warmup_surrogate(mem_shift: Tensor, width: float) -> Tensor:
@@ -207,14 +229,12 @@ def tssl_sequence_backward(
             u, s, g = mem[start:end, block], spike_window[start - first :], grad_spike[start:end, block]
             removed = removed_window[start - first :]
             previous = window[:-1] - removed_window[:-1]  # u[t-1] - rho[t-1]
-            if start > 0:
-                increment = u - previous
-            else:
-                first_increment = u[:1] if initial_mem is None else u[:1] - initial_mem[block]
-                increment = torch.cat((first_increment, u[1:] - previous))
+            if start == 0:
+                at_rest = u.new_zeros(u[:1].shape) if initial_mem is None else initial_mem[block].unsqueeze(0)
+                previous = torch.cat((at_rest, previous))
             reset_grad = reset_derivative(s, reset_mechanism)
-            timing = timing_factor(s, increment, options.max_inv_du)
-            coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term)
+            timing = timing_factor(s, u, previous, threshold, options.max_inv_du)
+            coefficient = recursion_coefficient(timing, beta, removed, reset_grad, options.reset_term, reset_mechanism)
             result = grad_input[start:end, block]
             tssl_recursion(timing.mul_(g), coefficient, recursion_carry, out=result)
             recursion_carry = result[0].clone()
@@ -223,7 +243,10 @@ def tssl_sequence_backward(
                 # lerp with 0/1 weights selects exactly (no rounding): torch.where is not vectorised on CPU,
                 # and bool converts to floating point several times slower than uint8 does.
                 weights = torch.empty_like(u).copy_(warm[start:end, block].view(torch.uint8))
-                torch.lerp(result, warm_value, weights, out=result)
+                if options.warmup_keeps_timing:
+                    result.addcmul_(warm_value, weights)
+                else:
+                    torch.lerp(result, warm_value, weights, out=result)
             if grad_mem_after_reset is not None:  # the membrane stream H, its own recursion
                 membrane = tssl_recursion(
                     grad_mem_after_reset[start:end, block] * reset_grad, beta * reset_grad, membrane_carry
@@ -273,19 +296,21 @@ def tssl_step_backward(
     with :math:`\ell` the membrane's leak, :math:`\rho` what the reset removes and :math:`H[t]` the
     membrane stream (the gradient that reaches the membrane itself, e.g. from a membrane loss,
     already carried back through the leak). ``None`` stands for a zero :math:`g_s[t]`,
-    :math:`G[t+1]` or :math:`H[t]`. ``warm`` is the 0/1 warm-up mask (None: warm-up off).
+    :math:`G[t+1]` or :math:`H[t]`. ``warm`` is the 0/1 warm-up mask (None: warm-up off);
+    with ``options.warmup_keeps_timing`` a warm-up step gets :math:`G[t]` plus the warm-up value
+    instead of the warm-up value alone.
 
     :param previous: the membrane after reset of the step before, :math:`\hat u[t-1]`
     :return: ``(dL/dI[t], G[t], d)``: ``d`` is what the rule uses for :math:`\partial s / \partial u`
         at this step (:math:`\sigma'` on warm-up steps, else :math:`m`); ``dL/dI`` and ``G`` are None
         when every gradient is
     """
-    timing = timing_factor(spike, mem - previous, options.max_inv_du)
+    timing = timing_factor(spike, mem, previous, threshold, options.max_inv_du)
     recursion = None if grad_spike is None else timing * grad_spike
     if grad_next is not None:
         removed = reset_removed(mem, spike, threshold, reset_mechanism)
         coefficient = recursion_coefficient(
-            timing, leak, removed, reset_derivative(spike, reset_mechanism), options.reset_term
+            timing, leak, removed, reset_derivative(spike, reset_mechanism), options.reset_term, reset_mechanism
         )
         recursion = coefficient * grad_next if recursion is None else torch.addcmul(recursion, coefficient, grad_next)
     derivative = timing
@@ -295,7 +320,12 @@ def tssl_step_backward(
         derivative = torch.lerp(timing, surrogate, warm)
         if grad_spike is not None or recursion is not None:
             warm_value = surrogate * grad_spike if grad_spike is not None else torch.zeros_like(mem)
-            result = torch.lerp(torch.zeros_like(mem) if recursion is None else recursion, warm_value, warm)
+            if recursion is None:
+                result = warm * warm_value
+            elif options.warmup_keeps_timing:
+                result = torch.addcmul(recursion, warm, warm_value)
+            else:
+                result = torch.lerp(recursion, warm_value, warm)
     if membrane is not None:
         result = membrane if result is None else result + membrane
     return result, recursion, derivative

@@ -83,6 +83,7 @@ def _tssl_backward_kernel(
     neurons,
     RESET: tl.constexpr,
     WARMUP: tl.constexpr,
+    WARMUP_KEEPS_TIMING: tl.constexpr,
     RESET_TERM: tl.constexpr,
     GRAD_SPIKE: tl.constexpr,
     GRAD_AFTER: tl.constexpr,
@@ -139,20 +140,25 @@ def _tssl_backward_kernel(
             after_before = tl.where(first, mem_initial, after_before)
         increment = u - after_before
         inverse = tl.minimum(tl.maximum(tl.math.div_rn(1.0, increment), 0.0), max_inv_du)
-        timing = tl.where(increment > 0.0, inverse, 0.0) * s
+        timing = tl.where((increment > 0.0) & (after_before <= threshold), inverse, 0.0) * s  # crossed in the step
         grad_spike = tl.zeros([BLOCK], dtype=tl.float32)
         if GRAD_SPIKE:
             grad_spike = tl.load(grad_spike_pointer, mask=mask, other=0.0).to(tl.float32)
         coefficient = beta * reset_grad
         if RESET_TERM:
             coefficient = coefficient + timing * (removed * (1.0 - beta))
+            if RESET == 1:  # subtract: at most the non-leaky neuron's 1
+                coefficient = tl.minimum(coefficient, 1.0)
         timing_grad = timing * grad_spike + coefficient * timing_grad
         result = timing_grad
         if WARMUP:  # sigma'(u - V) g_s on warm-up steps, q (1 - q) / w with q the smaller logistic value
             warm = tl.load(warm_pointer, mask=mask, other=0) != 0
             q = tl.sigmoid(tl.maximum(-tl.math.div_rn(tl.abs(u - threshold), warmup_width), -8.0))
             warm_value = tl.math.div_rn(q - q * q, warmup_width) * grad_spike
-            result = tl.where(warm, warm_value, result)
+            if WARMUP_KEEPS_TIMING:
+                result = tl.where(warm, warm_value + result, result)
+            else:
+                result = tl.where(warm, warm_value, result)
         if GRAD_AFTER or FINAL:  # the membrane stream H[t] = (du_hat/du)[t] (g_hat[t] + beta H[t + 1])
             grad_after = extra_after
             if GRAD_AFTER:
@@ -229,6 +235,7 @@ def tssl_sequence_backward_triton(
             neurons,
             RESET=RESET_CODES[reset_mechanism],
             WARMUP=options.warmup,
+            WARMUP_KEEPS_TIMING=options.warmup_keeps_timing,
             RESET_TERM=options.reset_term,
             GRAD_SPIKE=grad_spike is not None,
             GRAD_AFTER=grad_mem_after_reset is not None,

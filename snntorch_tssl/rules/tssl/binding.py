@@ -28,12 +28,13 @@ membrane of the whole sequence in one call) get the sequence backward.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import snntorch as snn
@@ -98,6 +99,7 @@ _OUTSIDE_A_STEP = (
 )
 
 _calls = threading.local()  # per thread: the stack of neuron calls in progress
+_observers = threading.local()  # per thread: who is shown every step (a diagnosis), if anyone
 
 
 def _call_stack() -> list[_Call]:
@@ -362,7 +364,26 @@ def _fire(rule: nn.Module, call: _Call, neuron: nn.Module, mem_shift: Tensor, sp
     else:
         call.mem = mem
     call.step = _Carry(psc, link)
+    observer = getattr(_observers, "current", None)
+    if observer is not None:
+        threshold, mechanism = neuron.threshold.detach(), neuron.reset_mechanism
+        previous = call.mem_in - _math.reset_removed(call.mem_in, call.reset_in, threshold, mechanism)
+        warm = psc < warm_below if options.warmup else None
+        observer(neuron, mem, previous, spike, warm, neuron_leak(neuron), threshold, mechanism, options)
     return spike
+
+
+@contextlib.contextmanager
+def observe_steps(observer: Callable | None) -> Iterator[None]:
+    r"""While in the block, every step of a bound step neuron on this thread calls ``observer(neuron, u,
+    u_hat_prev, s, warm, leak, V, reset_mechanism, options)`` with its membrane :math:`u[t]`, the previous
+    membrane after reset :math:`\hat u[t-1]`, its spike, the warm-up mask (None: warm-up off), leak,
+    threshold, reset mechanism and the rule's options. None observes nothing."""
+    previous, _observers.current = getattr(_observers, "current", None), observer
+    try:
+        yield
+    finally:
+        _observers.current = previous
 
 
 def _leave_step(call: _Call, output):

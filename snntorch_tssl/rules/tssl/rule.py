@@ -85,6 +85,7 @@ class TSSL(nn.Module):
         warmup: bool = True,
         warmup_width: float = 0.2,
         reset_term: bool = True,
+        warmup_keeps_timing: bool = False,
     ) -> None:
         super().__init__()
         self.options = _math.TSSLOptions(
@@ -93,6 +94,7 @@ class TSSL(nn.Module):
             warmup=check_bool("warmup", warmup),
             warmup_width=check_positive("warmup_width", warmup_width),
             reset_term=check_bool("reset_term", reset_term),
+            warmup_keeps_timing=check_bool("warmup_keeps_timing", warmup_keeps_timing),
         )
         self._init_runtime_state()
         _install_registration_hook()
@@ -183,6 +185,7 @@ def tssl(
     warmup: bool = True,
     warmup_width: float = 0.2,
     reset_term: bool = True,
+    warmup_keeps_timing: bool = False,
 ) -> TSSL:
     r"""Return the TSSL-BP rule, to pass as a neuron's ``spike_grad``.
 
@@ -203,6 +206,10 @@ def tssl(
         ``False`` is strictly surrogate-free (a silent neuron gets no gradient)
     :param warmup_width: width :math:`w` of the warm-up surrogate
     :param reset_term: keep the intra-neuron (reset) term of the recursion
+    :param warmup_keeps_timing: a warm-up step adds the warm-up value to :math:`G[t]` instead of
+        replacing it, so inputs on silent steps before a spike get that spike's timing gradient
+        (recommended for neurons without a synapse, such as ``snn.Leaky``, over many steps: there
+        every silent step is a warm-up step)
 
     Example::
 
@@ -219,4 +226,4 @@ def tssl(
             spikes.append(spk)
         torch.stack(spikes).sum().backward()
     """
-    return TSSL(tau_s, max_inv_du, warmup, warmup_width, reset_term)
+    return TSSL(tau_s, max_inv_du, warmup, warmup_width, reset_term, warmup_keeps_timing)
