@@ -116,7 +116,9 @@ def test_gradient_scale(tmp_path):
     )
 
 
-@pytest.mark.parametrize("grid", ["switch", "switch_ablations", "switch_tutorial6"])
+@pytest.mark.parametrize(
+    "grid", ["switch", "switch_ablations", "switch_tutorial6", "switch_cnn", "switch_tutorial5_rerun"]
+)
 def test_switch_page_shows_the_committed_grid(tmp_path, grid):
     """docs/switch.md carries the tables that benchmarks/switch_grid.py draws from its committed JSON."""
     committed = ROOT / "benchmarks" / "results" / grid / "switch_grid.json"
