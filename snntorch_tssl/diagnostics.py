@@ -58,7 +58,24 @@ class ParameterReport:
 
 @dataclasses.dataclass
 class Diagnosis:
-    """The result of :func:`diagnose`; ``str()`` gives two markdown tables."""
+    r"""The result of :func:`diagnose`; ``str()`` gives two markdown tables, ``to_dict()`` a JSON-ready dict.
+
+    Each parameter's gradient :math:`g` (with ``tssl()``) is compared with :math:`g_{ref}` (with the
+    reference surrogate) by the ratio :math:`\|g\| / \|g_{ref}\|` and the cosine
+    :math:`\langle g, g_{ref} \rangle / (\|g\|\, \|g_{ref}\|)`.
+
+    Example::
+
+        import snntorch as snn
+        import torch
+        from torch import nn
+        from snntorch_tssl import diagnose, tssl
+
+        net = nn.Sequential(nn.Linear(4, 6), snn.Leaky(beta=0.9, init_hidden=True, spike_grad=tssl()))
+        report = diagnose(net, torch.rand(8, 4) * 3, lambda spk: spk.sum())
+        worst = min(report.parameters, key=lambda p: p.cosine)
+        print(worst.name, worst.ratio, report.layers[0].firing_rate)
+    """
 
     loss: float
     reference_loss: float
