@@ -5,7 +5,14 @@
 image fed at every step, Adam 5e-4, batch 128, beta 0.95); ``--network
 tutorial6`` is tutorial 6's convolutional network as written (12C5-MP2-64C5-
 MP2-10, neurons with ``init_hidden=True`` in an ``nn.Sequential``, the image
-at every step, Adam 1e-2, batch 128, beta 0.5). Each is trained for
+at every step, Adam 1e-2, batch 128, beta 0.5); ``--network tutorial7`` is
+tutorial 7's N-MNIST network as written (12C5-MP2-32C5-MP2-10, beta 0.5,
+Adam 2e-2, batch 128; tonic's ``Denoise(filter_time=10000)`` and
+``ToFrame(time_window=1000)``, one frame of event counts per millisecond,
+every frame of the recording fed, the training recordings rotated at random
+by up to 10 degrees; ``--data-root`` the N-MNIST folder,
+``ROOT/{Train,Test}/<digit>/*.bin``, and ``--steps 0`` for "every frame").
+Each is trained for
 ``--batches`` batches with only ``spike_grad`` changed, over the grid
 
 - loss: cross-entropy on the output membrane summed over steps (the
@@ -170,6 +177,42 @@ class Tutorial6Net(nn.Module):
         return torch.stack(spikes), torch.stack(mems), torch.stack(hidden)
 
 
+class Tutorial7Net(nn.Module):
+    """snnTorch tutorial 7: 12C5-MP2-32C5-MP2-10 on N-MNIST frames ``[T, B, 2, 34, 34]`` with ``init_hidden=True``
+    neurons in one ``nn.Sequential``, every frame fed (``steps`` is unused); returns output spikes and membranes and
+    the last hidden layer's spikes."""
+
+    def __init__(self, kind: str, rule: str, steps: int, beta: float, reset: str = "subtract") -> None:
+        super().__init__()
+        hidden, output = spike_grads(rule)
+        self.net = nn.Sequential(
+            nn.Conv2d(2, 12, 5),
+            nn.MaxPool2d(2),
+            neuron_of(kind, hidden(), beta, reset, init_hidden=True),
+            nn.Conv2d(12, 32, 5),
+            nn.MaxPool2d(2),
+            neuron_of(kind, hidden(), beta, reset, init_hidden=True),
+            nn.Flatten(),
+            nn.Linear(32 * 5 * 5, 10),
+            neuron_of(kind, output(), beta, reset, init_hidden=True, output=True),
+        )
+        self.net[5].register_forward_hook(self._keep_hidden)
+        self._hidden: torch.Tensor | None = None
+
+    def _keep_hidden(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        self._hidden = output
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        utils.reset(self.net)
+        spikes, mems, hidden = [], [], []
+        for frame in frames:
+            spk, mem = self.net(frame)
+            spikes.append(spk)
+            mems.append(mem)
+            hidden.append(self._hidden)
+        return torch.stack(spikes), torch.stack(mems), torch.stack(hidden)
+
+
 @dataclasses.dataclass(frozen=True)
 class Network:
     """A tutorial network and what its tutorial trains it with."""
@@ -177,12 +220,15 @@ class Network:
     module: type[nn.Module]
     beta: float
     learning_rate: float
+    dataset: str = "mnist"
 
 
 NETWORKS = {
     "tutorial5": Network(Tutorial5Net, beta=0.95, learning_rate=5e-4),
     "tutorial6": Network(Tutorial6Net, beta=0.5, learning_rate=1e-2),
+    "tutorial7": Network(Tutorial7Net, beta=0.5, learning_rate=2e-2, dataset="nmnist"),
 }
+BATCH_SIZE = 128
 
 
 def loss_of(name: str, steps: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -215,6 +261,48 @@ def load_mnist(root: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
     return (*tensors(True), *tensors(False))
 
 
+class Recordings:
+    """N-MNIST recordings as tutorial 7 bins them (``uint8`` event counts ``[T_i, 2, 34, 34]``, 1 ms frames);
+    indexing a batch pads them with empty frames to the longest, ``[T, B, 2, 34, 34]`` (tonic's
+    ``PadTensors(batch_first=False)``), rotated at random by up to 10 degrees if ``rotate``."""
+
+    def __init__(self, frames: list[torch.Tensor], rotate: bool) -> None:
+        self.frames, self.rotate = frames, rotate
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        import torchvision
+
+        chosen = [self.frames[i].float() for i in index.tolist()]
+        if self.rotate:
+            rotation = torchvision.transforms.RandomRotation([-10, 10])
+            chosen = [rotation(frames) for frames in chosen]
+        return nn.utils.rnn.pad_sequence(chosen)
+
+
+def load_nmnist(root: str) -> tuple[Recordings, torch.Tensor, Recordings, torch.Tensor]:
+    """The recordings of ``ROOT/{Train,Test}/<digit>/*.bin`` through tutorial 7's transforms."""
+    import tonic
+    import tonic.transforms as transforms
+
+    binning = transforms.Compose(
+        [
+            transforms.Denoise(filter_time=10000),
+            transforms.ToFrame(sensor_size=tonic.datasets.NMNIST.sensor_size, time_window=1000),
+        ]
+    )
+
+    def split(name: str) -> tuple[Recordings, torch.Tensor]:
+        folder = st.data.nmnist.NMNISTFolder(Path(root) / name, binning)
+        frames, labels = zip(*(folder[i] for i in range(len(folder))), strict=True)
+        counts = [torch.as_tensor(f).clamp_(max=255).to(torch.uint8) for f in frames]
+        return Recordings(counts, rotate=name == "Train"), torch.stack(labels)
+
+    return (*split("Train"), *split("Test"))
+
+
 def run(
     data: tuple,
     network: str,
@@ -236,17 +324,20 @@ def run(
     optimizer = torch.optim.Adam(net.parameters(), lr=spec.learning_rate, betas=(0.9, 0.999))
     loss_fn = loss_of(loss, steps)
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
+    while len(order) < batches * BATCH_SIZE:  # a small training set is passed over again, reshuffled
+        order = torch.cat([order, torch.randperm(len(train_x))])
     start = time.perf_counter()
     for batch in range(batches):
-        index = order[batch * 128 : (batch + 1) * 128]
+        index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
         spk, mem, _ = net(train_x[index])
         value = loss_fn(spk, mem, train_y[index])
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
     seconds = (time.perf_counter() - start) / batches
+    test_size = min(test_size, len(test_x))
     with torch.no_grad():
-        spk, mem, hidden = net(test_x[:test_size])
+        spk, mem, hidden = net(test_x[torch.arange(test_size)])
     labels = test_y[:test_size]
     counts = spk.sum(0)
     top = counts.max(1, keepdim=True).values
@@ -278,6 +369,11 @@ def neuron_label(record: dict) -> str:
     return f"{record['neuron']} β={record['beta']:g} {record['reset']}"
 
 
+def steps_label(steps: int) -> str:
+    """The T column: a number of steps, or "all" for every frame of a recording (``--steps 0``)."""
+    return str(steps) if steps else "all"
+
+
 def summarise(runs: list[dict]) -> dict[tuple, dict[str, float]]:
     cells: dict[tuple, list[dict]] = {}
     for record in runs:
@@ -307,7 +403,7 @@ def table(summary: dict[tuple, dict[str, float]], rules: list[str]) -> str:
         for rule in rules:
             cell = summary.get((loss, neuron, steps, rule))
             cells.append("" if cell is None else f"{cell['mean']:.1f} ± {cell['spread']:.1f}")
-        lines.append(f"| {loss} | {neuron} | {steps} | " + " | ".join(cells) + " |")
+        lines.append(f"| {loss} | {neuron} | {steps_label(steps)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -336,7 +432,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
                 color=[f"C{rules.index(rule)}" for rule, _ in cells],
             )
             axis.set_xticks(range(len(cells)), [rule for rule, _ in cells], rotation=35, ha="right", fontsize=7)
-            axis.set_title(f"{loss}, {neuron}, T = {steps[0]}", fontsize=9)
+            axis.set_title(f"{loss}, {neuron}, T = {steps_label(steps[0])}", fontsize=9)
         else:
             for rule in rules:
                 points = sorted((k[2], v) for k, v in summary.items() if k[:2] == (loss, neuron) and k[3] == rule)
@@ -371,7 +467,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default="data", help='MNIST folder for torchvision, or "bundled"')
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--neurons", nargs="+", default=list(NEURONS), choices=NEURONS)
-    parser.add_argument("--steps", nargs="+", type=int, default=[5, 10, 25])
+    parser.add_argument(
+        "--steps", nargs="+", type=int, help="time steps (default 5 10 25; tutorial 7: 0, every frame of a recording)"
+    )
     parser.add_argument("--betas", nargs="+", type=float, help="the neurons' beta (default: the tutorial's)")
     parser.add_argument(
         "--resets", nargs="+", choices=("subtract", "zero"), help="reset mechanisms (default: subtract)"
@@ -383,6 +481,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args(argv)
+    framed = NETWORKS[args.network].dataset == "nmnist"
+    if args.steps is None:
+        args.steps = [0] if framed else [5, 10, 25]
+    if framed != (args.steps == [0]):
+        parser.error(f"--steps {args.steps}: tutorial 7 feeds every frame (--steps 0), the others a number of steps")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "switch_grid.json"
@@ -399,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     names = ("loss", "neuron", "steps", "rule", "seed", "batches") + (("beta", "reset") if chosen else ())
     done = {tuple(r.get(name) for name in names) for r in results["runs"]}
     if not args.plot_only:
-        data = load_mnist(args.data_root)
+        data = load_nmnist(args.data_root) if framed else load_mnist(args.data_root)
         grid = itertools.product(args.seeds, args.losses, args.neurons, betas, resets, args.steps, args.rules)
         for seed, loss, neuron, beta, reset, steps, rule in grid:
             key = (loss, neuron, steps, rule, seed, args.batches) + ((beta, reset) if chosen else ())
@@ -410,7 +513,8 @@ def main(argv: list[str] | None = None) -> None:
             results["versions"] = {"torch": torch.__version__, "snntorch": snn.__version__, "package": st.__version__}
             path.write_text(json.dumps(results, indent=1))
             label = neuron_label(results["runs"][-1])
-            print(f"{loss:12s} {label:22s} T={steps:<3d} {rule:26s} seed {seed}: {100 * record['accuracy']:.1f} %")
+            accuracy = 100 * record["accuracy"]
+            print(f"{loss:12s} {label:22s} T={steps_label(steps):3s} {rule:26s} seed {seed}: {accuracy:.1f} %")
     rules = rule_order({r["rule"] for r in results["runs"]})
     summary = summarise(results["runs"])
     (args.out / "switch_grid.md").write_text(table(summary, rules) + "\n")

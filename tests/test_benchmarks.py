@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_data import write_nmnist_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = "SynapticSequence + tssl"
@@ -99,6 +100,22 @@ def test_switch_grid_tutorial6_network(tmp_path):
     longer = list(args)
     longer[longer.index("--batches") + 1] = "3"
     assert "holds runs of [2] batches" in refused_script("switch_grid.py", *longer, "--network", "tutorial6")
+
+
+def test_switch_grid_tutorial7_network(tmp_path):
+    """Tutorial 7's N-MNIST network on a folder of recordings, every frame of them (--steps 0)."""
+    data = tmp_path / "nmnist"
+    for split, count in (("Train", 3), ("Test", 2)):
+        for i in range(count):  # recordings of 4 and 6 ms: a batch is padded to its longest
+            events = [(3 + t % 2, 4, i % 2, 1000 * t) for t in range(4 + 2 * (i % 2))]  # neighbours: kept by Denoise
+            write_nmnist_bin(data / split / str(i) / f"{i:05d}.bin", events)
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--data-root", str(data), "--network", "tutorial7", "--losses", "mse-count"]
+    run_script("switch_grid.py", *args, "--neurons", "leaky", "--seeds", "0", "--batches", "2", "--rules", "tssl")
+    results = json.loads((out / "switch_grid.json").read_text())
+    assert results["network"] == "tutorial7" and [run["steps"] for run in results["runs"]] == [0]
+    assert (out / "switch_grid.md").read_text().splitlines()[2].startswith("| mse-count | leaky | all | ")
+    assert "--steps 0" in refused_script("switch_grid.py", *args, "--steps", "10")
 
 
 @pytest.mark.slow
