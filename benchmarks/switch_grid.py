@@ -30,7 +30,9 @@ Each is trained for
 Runs of an earlier version of the package may sit in the JSON under their own
 rule name (e.g. "tssl-0.1.0"): they are tabulated and plotted, not rerun.
 
-Each run records the test accuracy on ``--test-size`` test digits read out
+Each run records the batch (from 0) at which each of the rule's training
+warnings first fired ("softmax", "silence"), and the test accuracy on
+``--test-size`` test digits read out
 by spike count (as the tutorial does; ties go to the lowest index, as in
 ``SF.accuracy_rate``) and by the summed output membrane, the fraction of
 test digits whose top spike count is tied, the output and hidden firing
@@ -51,6 +53,7 @@ import json
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -303,6 +306,15 @@ def load_nmnist(root: str) -> tuple[Recordings, torch.Tensor, Recordings, torch.
     return (*split("Train"), *split("Test"))
 
 
+#: what identifies each of the rule's training warnings (``TrainingChecks``) in its message
+WARNINGS = {"softmax": "sums to zero over its", "silence": "has been nearly silent"}
+
+
+def warning_kinds(caught: list[warnings.WarningMessage]) -> set[str]:
+    """The rule's training warnings among ``caught``: "softmax", "silence" (see :data:`WARNINGS`)."""
+    return {kind for kind, text in WARNINGS.items() for w in caught if text in str(w.message)}
+
+
 def run(
     data: tuple,
     network: str,
@@ -327,13 +339,19 @@ def run(
     while len(order) < batches * BATCH_SIZE:  # a small training set is passed over again, reshuffled
         order = torch.cat([order, torch.randperm(len(train_x))])
     start = time.perf_counter()
-    for batch in range(batches):
-        index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
-        spk, mem, _ = net(train_x[index])
-        value = loss_fn(spk, mem, train_y[index])
-        optimizer.zero_grad()
-        value.backward()
-        optimizer.step()
+    warned: dict[str, int] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in range(batches):
+            index = order[batch * BATCH_SIZE : (batch + 1) * BATCH_SIZE]
+            spk, mem, _ = net(train_x[index])
+            value = loss_fn(spk, mem, train_y[index])
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+            for kind in warning_kinds(caught):
+                warned.setdefault(kind, batch)
+            caught.clear()
     seconds = (time.perf_counter() - start) / batches
     test_size = min(test_size, len(test_x))
     with torch.no_grad():
@@ -349,6 +367,7 @@ def run(
         "hidden_rate": hidden.mean().item(),
         "final_loss": float(value.detach()),
         "seconds_per_batch": seconds,
+        "warnings": warned,
     }
 
 

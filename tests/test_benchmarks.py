@@ -79,6 +79,16 @@ def test_switch_grid_over_beta_and_reset(tmp_path):
     assert "| mse-count | leaky β=0.5 zero | 2 |" in table and "| mse-count | leaky β=0.9 zero | 2 |" in table
 
 
+def test_switch_grid_records_the_rules_warnings(tmp_path):
+    """A run records the batch at which each of tssl()'s training warnings first fired: a softmax over
+    spikes at once; none for a surrogate."""
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "ce-rate", "--neurons", "leaky"]
+    args += ["--steps", "2", "--seeds", "0", "--batches", "2", "--test-size", "20"]
+    run_script("switch_grid.py", *args, "--rules", "atan", "tssl")
+    runs = {run["rule"]: run for run in json.loads((tmp_path / "switch_grid.json").read_text())["runs"]}
+    assert runs["tssl"]["warnings"] == {"softmax": 0} and runs["atan"]["warnings"] == {}
+
+
 def test_diagnose_tutorial6(tmp_path):
     args = ["--out", str(tmp_path), "--data-root", "bundled", "--steps", "2", "--at", "0", "1", "--beta", "0.9"]
     run_script("diagnose_tutorial6.py", *args)
