@@ -355,7 +355,7 @@ def _fire(rule: nn.Module, call: _Call, neuron: nn.Module, mem_shift: Tensor, sp
             warm_below=warm_below if options.warmup else None,
             options=options,
             checks=rule.checks,
-            layer=f"an snn.{type(neuron).__name__} layer",
+            layer=f"an snn.{type(neuron).__name__} layer of {'x'.join(map(str, spike.shape[1:])) or 1} neurons",
             neuron_id=id(neuron),
         )
         warm = None if step.warm_below is None else psc < step.warm_below

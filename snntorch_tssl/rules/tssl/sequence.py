@@ -99,7 +99,7 @@ class _TSSLSequence(torch.autograd.Function):
     def backward(ctx, grad_spike, grad_syn, grad_after, grad_final_syn, grad_final_mem, _grad_final_psc, grad_timing):
         mem, warm, alpha, beta, threshold, initial_mem = ctx.saved_tensors
         if grad_spike is not None and ctx.checks is not None:
-            where = "a SynapticSequence layer"
+            where = f"a SynapticSequence layer of {'x'.join(map(str, mem.shape[2:])) or 1} neurons"
             rate = lambda: firing_rate(mem, threshold)  # noqa: E731
             ctx.checks(grad_spike, rate, where, (where, mem.shape[1:]), steps=mem.shape[0])
         final = (grad_final_syn, grad_final_mem, grad_timing)
