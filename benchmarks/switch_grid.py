@@ -433,6 +433,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
     neurons = sorted({key[1] for key in summary})
@@ -461,7 +462,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
                         [p[1]["mean"] for p in points],
                         yerr=[p[1]["spread"] for p in points],
                         marker="o",
-                        label=rule,
+                        color=f"C{rules.index(rule)}",
                     )
             axis.set_title(f"{loss}, {neuron}", fontsize=9)
             axis.set_xscale("log")
@@ -473,8 +474,9 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
         axis.grid(alpha=0.3)
         if column == 0:
             axis.set_ylabel("test accuracy (%), spike count")
-    if len(steps) > 1:
-        axes[0][0].legend(fontsize=7)
+    if len(steps) > 1:  # one colour per rule in every panel, all of them in the first panel's legend
+        handles = [Line2D([], [], marker="o", color=f"C{index}", label=rule) for index, rule in enumerate(rules)]
+        axes[0][0].legend(handles=handles, fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 

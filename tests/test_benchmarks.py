@@ -144,7 +144,16 @@ def test_gradient_scale(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "grid", ["switch", "switch_ablations", "switch_tutorial6", "switch_cnn", "switch_tutorial5_rerun"]
+    "grid",
+    [
+        "switch",
+        "switch_ablations",
+        "switch_tutorial6",
+        "switch_cnn",
+        "switch_tutorial6_as_written",
+        "switch_tutorial7",
+        "switch_tutorial5_rerun",
+    ],
 )
 def test_switch_page_shows_the_committed_grid(tmp_path, grid):
     """docs/switch.md carries the tables that benchmarks/switch_grid.py draws from its committed JSON."""
@@ -169,3 +178,29 @@ def test_gpu_check_smoke(tmp_path):
     assert {record["rule"] for record in results["training"]} == {"tssl", "stbp-rectangular", "atan"}
     assert all(record["samples_per_s"] > 0 for record in results["training"])
     assert (tmp_path / "gpu_check.png").stat().st_size > 0
+
+
+def test_switch_grid_plot_gives_a_rule_one_colour_in_every_panel(tmp_path, monkeypatch):
+    """A panel without one rule's runs draws the other rules in their own colours, not shifted."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import switch_grid
+
+    cell = {"mean": 50.0, "spread": 1.0}
+    summary = {
+        (loss, "leaky", steps, rule): cell
+        for loss, rules in (("ce-rate", ["atan", "tssl", "fast_sigmoid"]), ("mse-count", ["atan", "fast_sigmoid"]))
+        for steps in (5, 10)
+        for rule in rules
+    }
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda figure, *args, **kwargs: drawn.append(figure))
+    switch_grid.plot(summary, ["atan", "tssl", "fast_sigmoid"], tmp_path / "plot.png")
+    cycle = [to_hex(c) for c in matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]]
+    panels = drawn[0].axes
+    colours = [{to_hex(line.get_color()) for line in axis.get_lines() if line.get_marker() == "o"} for axis in panels]
+    assert colours == [{cycle[0], cycle[1], cycle[2]}, {cycle[0], cycle[2]}]
+    assert [text.get_text() for text in panels[0].get_legend().get_texts()] == ["atan", "tssl", "fast_sigmoid"]
