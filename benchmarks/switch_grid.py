@@ -438,6 +438,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
     losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
     neurons = sorted({key[1] for key in summary})
     steps = sorted({key[2] for key in summary})
+    colours = {rule: f"C{index}" for index, rule in enumerate(rules)}  # one per rule in every panel
     height = 2.8 * len(neurons) + (1.2 if len(steps) == 1 else 0.0)
     figure, axes = plt.subplots(len(neurons), len(losses), figsize=(3.2 * len(losses), height), squeeze=False)
     for (row, neuron), (column, loss) in itertools.product(enumerate(neurons), enumerate(losses)):
@@ -449,7 +450,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
                 range(len(cells)),
                 [cell["mean"] for _, cell in cells],
                 yerr=[cell["spread"] for _, cell in cells],
-                color=[f"C{rules.index(rule)}" for rule, _ in cells],
+                color=[colours[rule] for rule, _ in cells],
             )
             axis.set_xticks(range(len(cells)), [rule for rule, _ in cells], rotation=35, ha="right", fontsize=7)
             axis.set_title(f"{loss}, {neuron}, T = {steps_label(steps[0])}", fontsize=9)
@@ -462,7 +463,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
                         [p[1]["mean"] for p in points],
                         yerr=[p[1]["spread"] for p in points],
                         marker="o",
-                        color=f"C{rules.index(rule)}",
+                        color=colours[rule],
                     )
             axis.set_title(f"{loss}, {neuron}", fontsize=9)
             axis.set_xscale("log")
@@ -474,8 +475,8 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
         axis.grid(alpha=0.3)
         if column == 0:
             axis.set_ylabel("test accuracy (%), spike count")
-    if len(steps) > 1:  # one colour per rule in every panel, all of them in the first panel's legend
-        handles = [Line2D([], [], marker="o", color=f"C{index}", label=rule) for index, rule in enumerate(rules)]
+    if len(steps) > 1:  # every rule in the first panel's legend, drawn in a panel or not
+        handles = [Line2D([], [], marker="o", color=colours[rule], label=rule) for rule in rules]
         axes[0][0].legend(handles=handles, fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
