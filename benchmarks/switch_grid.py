@@ -25,7 +25,8 @@ Each is trained for
 - beta (``--betas``, default the tutorial's) and reset mechanism
   (``--resets``: "subtract", snnTorch's default, or "zero");
 - rule: snnTorch's ``atan()``, ``fast_sigmoid(slope=25)`` (tutorial 6's) and
-  ``tssl()`` with ablations (``--rules``).
+  ``tssl()`` with ablations (``--rules``); a rule named ``...-clip-grad-norm-1``
+  trains with the gradient norm clipped to 1 before each Adam step.
 
 Runs of an earlier version of the package may sit in the JSON under their own
 rule name (e.g. "tssl-0.1.0"): they are tabulated and plotted, not rerun.
@@ -97,9 +98,13 @@ RULES: dict[str, Callable[[], object]] = {
     "tssl-max-inv-du-1-warmup-width-1": _tssl(max_inv_du=1.0, warmup_width=1.0),
     "tssl-hidden-atan-output": _tssl(),
     "tssl-warmup-keeps-timing": _tssl(warmup_keeps_timing=True),
+    "tssl-clip-grad-norm-1": _tssl(),
+    "fast_sigmoid-clip-grad-norm-1": lambda: surrogate.fast_sigmoid(slope=25),
 }
 #: rules whose output layer takes another spike_grad than the hidden layers
 OUTPUT_RULES: dict[str, Callable[[], object]] = {"tssl-hidden-atan-output": surrogate.atan}
+#: rules trained with the gradient norm clipped (``torch.nn.utils.clip_grad_norm_``) before each Adam step
+CLIPPED_RULES: dict[str, float] = {"tssl-clip-grad-norm-1": 1.0, "fast_sigmoid-clip-grad-norm-1": 1.0}
 
 
 def spike_grads(rule: str) -> tuple[Callable[[], object], Callable[[], object]]:
@@ -340,6 +345,7 @@ def run(
         order = torch.cat([order, torch.randperm(len(train_x))])
     start = time.perf_counter()
     warned: dict[str, int] = {}
+    losses = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for batch in range(batches):
@@ -348,7 +354,10 @@ def run(
             value = loss_fn(spk, mem, train_y[index])
             optimizer.zero_grad()
             value.backward()
+            if rule in CLIPPED_RULES:
+                nn.utils.clip_grad_norm_(net.parameters(), CLIPPED_RULES[rule])
             optimizer.step()
+            losses.append(value.detach().reshape(()))  # snnTorch's losses may be shaped [1]
             for kind in warning_kinds(caught):
                 warned.setdefault(kind, batch)
             caught.clear()
@@ -366,6 +375,7 @@ def run(
         "output_rate": spk.mean().item(),
         "hidden_rate": hidden.mean().item(),
         "final_loss": float(value.detach()),
+        "losses": torch.stack(losses).tolist(),
         "seconds_per_batch": seconds,
         "warnings": warned,
     }
@@ -482,6 +492,36 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
     figure.savefig(path, dpi=110)
 
 
+def plot_losses(runs: list[dict], rules: list[str], path: Path) -> None:
+    """One panel per (loss, neuron, T): the training loss of every run against the batch, one colour per rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = sorted({(r["loss"], neuron_label(r), r["steps"]) for r in runs}, key=lambda k: (LOSSES.index(k[0]), *k[1:]))
+    colours = {rule: f"C{index}" for index, rule in enumerate(rules)}
+    figure, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3.0), squeeze=False)
+    for axis, cell in zip(axes[0], cells, strict=True):
+        shown = []
+        for rule in rules:
+            mine = [r for r in runs if (r["loss"], neuron_label(r), r["steps"]) == cell and r["rule"] == rule]
+            for index, record in enumerate(sorted(mine, key=lambda r: r["seed"])):
+                label = rule if index == 0 else None
+                axis.plot(record["losses"], color=colours[rule], alpha=0.8, linewidth=1.0, label=label)
+                shown += record["losses"]
+        top = statistics.quantiles(shown, n=20)[-1] if len(shown) > 1 else max(shown)
+        if top > 0:
+            axis.set_ylim(0, 1.2 * top)  # the first batches' peaks run off the top
+        axis.set_title(f"{cell[0]}, {cell[1]}, T = {steps_label(cell[2])}", fontsize=9)
+        axis.set_xlabel("batch")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("training loss (every seed)")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -541,6 +581,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarise(results["runs"])
     (args.out / "switch_grid.md").write_text(table(summary, rules) + "\n")
     plot(summary, rules, args.out / "switch_grid.png")
+    if all("losses" in r for r in results["runs"]):  # runs recorded before they kept their losses have none
+        plot_losses(results["runs"], rules, args.out / "switch_grid_losses.png")
 
 
 if __name__ == "__main__":

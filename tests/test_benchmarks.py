@@ -80,13 +80,15 @@ def test_switch_grid_over_beta_and_reset(tmp_path):
 
 
 def test_switch_grid_records_the_rules_warnings(tmp_path):
-    """A run records the batch at which each of tssl()'s training warnings first fired: a softmax over
-    spikes at once; none for a surrogate."""
+    """A run records the batch at which each of tssl()'s training warnings first fired (a softmax over
+    spikes at once; none for a surrogate) and its training loss at every batch, which are plotted."""
     args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "ce-rate", "--neurons", "leaky"]
     args += ["--steps", "2", "--seeds", "0", "--batches", "2", "--test-size", "20"]
     run_script("switch_grid.py", *args, "--rules", "atan", "tssl")
     runs = {run["rule"]: run for run in json.loads((tmp_path / "switch_grid.json").read_text())["runs"]}
     assert runs["tssl"]["warnings"] == {"softmax": 0} and runs["atan"]["warnings"] == {}
+    assert all(len(run["losses"]) == 2 and run["losses"][-1] == run["final_loss"] for run in runs.values())
+    assert (tmp_path / "switch_grid_losses.png").stat().st_size > 0
 
 
 def test_diagnose_tutorial6(tmp_path):
