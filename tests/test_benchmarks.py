@@ -155,6 +155,7 @@ def test_gradient_scale(tmp_path):
         "switch_tutorial6_as_written",
         "switch_tutorial7",
         "switch_tutorial5_rerun",
+        "switch_cnn_losses",
     ],
 )
 def test_switch_page_shows_the_committed_grid(tmp_path, grid):
