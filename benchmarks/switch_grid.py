@@ -81,10 +81,15 @@ def _tssl(**options) -> Callable[[], object]:
     return lambda: st.tssl(**options)
 
 
+def _fast_sigmoid() -> object:
+    """Tutorial 6's surrogate."""
+    return surrogate.fast_sigmoid(slope=25)
+
+
 #: rule name -> the spike_grad factory of every layer (one rule object per neuron)
 RULES: dict[str, Callable[[], object]] = {
     "atan": surrogate.atan,
-    "fast_sigmoid": lambda: surrogate.fast_sigmoid(slope=25),
+    "fast_sigmoid": _fast_sigmoid,
     "tssl": _tssl(),
     "tssl-no-reset-term": _tssl(reset_term=False),
     "tssl-no-warmup": _tssl(warmup=False),
@@ -99,12 +104,17 @@ RULES: dict[str, Callable[[], object]] = {
     "tssl-hidden-atan-output": _tssl(),
     "tssl-warmup-keeps-timing": _tssl(warmup_keeps_timing=True),
     "tssl-clip-grad-norm-1": _tssl(),
-    "fast_sigmoid-clip-grad-norm-1": lambda: surrogate.fast_sigmoid(slope=25),
+    "fast_sigmoid-clip-grad-norm-1": _fast_sigmoid,
 }
 #: rules whose output layer takes another spike_grad than the hidden layers
 OUTPUT_RULES: dict[str, Callable[[], object]] = {"tssl-hidden-atan-output": surrogate.atan}
 #: rules trained with the gradient norm clipped (``torch.nn.utils.clip_grad_norm_``) before each Adam step
 CLIPPED_RULES: dict[str, float] = {"tssl-clip-grad-norm-1": 1.0, "fast_sigmoid-clip-grad-norm-1": 1.0}
+
+
+def rule_colours(rules: list[str]) -> dict[str, str]:
+    """One matplotlib colour per rule, the same in every panel of a figure."""
+    return {rule: f"C{index}" for index, rule in enumerate(rules)}
 
 
 def spike_grads(rule: str) -> tuple[Callable[[], object], Callable[[], object]]:
@@ -448,7 +458,7 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
     losses = [loss for loss in LOSSES if any(key[0] == loss for key in summary)]
     neurons = sorted({key[1] for key in summary})
     steps = sorted({key[2] for key in summary})
-    colours = {rule: f"C{index}" for index, rule in enumerate(rules)}  # one per rule in every panel
+    colours = rule_colours(rules)
     height = 2.8 * len(neurons) + (1.2 if len(steps) == 1 else 0.0)
     figure, axes = plt.subplots(len(neurons), len(losses), figsize=(3.2 * len(losses), height), squeeze=False)
     for (row, neuron), (column, loss) in itertools.product(enumerate(neurons), enumerate(losses)):
@@ -500,7 +510,7 @@ def plot_losses(runs: list[dict], rules: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     cells = sorted({(r["loss"], neuron_label(r), r["steps"]) for r in runs}, key=lambda k: (LOSSES.index(k[0]), *k[1:]))
-    colours = {rule: f"C{index}" for index, rule in enumerate(rules)}
+    colours = rule_colours(rules)
     figure, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3.0), squeeze=False)
     for axis, cell in zip(axes[0], cells, strict=True):
         shown = []
