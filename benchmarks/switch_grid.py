@@ -322,11 +322,15 @@ def load_nmnist(root: str) -> tuple[Recordings, torch.Tensor, Recordings, torch.
 
 
 #: what identifies each of the rule's training warnings (``TrainingChecks``) in its message
-WARNINGS = {"softmax": "sums to zero over its", "silence": "has been nearly silent"}
+WARNINGS = {
+    "softmax": "sums to zero over its",
+    "silence": "has been nearly silent",
+    "collapse": "below 1/100 of its largest value in the passes before",
+}
 
 
 def warning_kinds(caught: list[warnings.WarningMessage]) -> set[str]:
-    """The rule's training warnings among ``caught``: "softmax", "silence" (see :data:`WARNINGS`)."""
+    """The rule's training warnings among ``caught``: "softmax", "silence", "collapse" (see :data:`WARNINGS`)."""
     return {kind for kind, text in WARNINGS.items() for w in caught if text in str(w.message)}
 
 

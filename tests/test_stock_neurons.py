@@ -336,3 +336,51 @@ def test_a_layer_that_stays_silent_is_pointed_out_once(kind):
             backward()
     silent = [str(w.message) for w in record if "nearly silent" in str(w.message)]
     assert len(silent) == 1 and "layer of 3 neurons" in silent[0]  # the batch is not in it
+
+
+@pytest.mark.parametrize("kind", ["stock", "sequence"])
+def test_a_gradient_that_collapses_is_pointed_out_once(kind):
+    """The largest gradient on a layer's spikes in one backward pass falls below 1/100 of its largest in
+    the passes before: tssl() warns once, naming the pass and the clipping that avoids it. Gradients
+    that differ by far more between the steps of one pass, but not between passes, do not warn; nor
+    does a fall after the first 32 passes."""
+    from snntorch_tssl import SynapticSequence
+    from snntorch_tssl.rules.tssl.binding import TrainingChecks
+
+    x = torch.rand(6, 4, 5, generator=torch.Generator().manual_seed(7)) * 2
+    weight = torch.rand(3, 5, generator=torch.Generator().manual_seed(8)).requires_grad_()
+    per_step = torch.logspace(0, -6, 6)[:, None, None]  # the gradient on the spikes falls 1e6-fold in a pass
+
+    def backward(neuron, scale):
+        current = x @ weight.T
+        if kind == "stock":
+            mem, spikes = neuron.reset_mem(), []
+            for step in current:
+                spk, mem = neuron(step, mem)
+                spikes.append(spk)
+            spk = torch.stack(spikes)
+        else:
+            spk = neuron(current)
+        (scale * per_step * spk).sum().backward()
+
+    def layer():
+        return snn.Leaky(beta=0.9, spike_grad=tssl()) if kind == "stock" else SynapticSequence()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        steady = layer()
+        for _ in range(3):
+            backward(steady, 1.0)
+        late = layer()
+        for _ in range(TrainingChecks.COLLAPSE_PASSES):
+            backward(late, 1.0)
+        backward(late, 1e-3)
+    collapsing = layer()
+    backward(collapsing, 1.0)
+    backward(collapsing, 0.02)  # 1/50: not yet
+    collapsed = "in backward pass 3, below 1/100 of its largest value in the passes before.*clip_grad_norm_"
+    with pytest.warns(UserWarning, match=collapsed):
+        backward(collapsing, 1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backward(collapsing, 1e-4)  # once

@@ -459,6 +459,18 @@ _SILENT_LAYER = (
 )
 
 
+_COLLAPSED_GRADIENT = (
+    "tssl(): the gradient that reaches the spikes of {where} has fallen, in backward pass {passes}, below "
+    "1/100 of its largest value in the passes before. TSSL-BP's gradient grows with the spikes (up to "
+    "max_inv_du per spike) and is small for a silent neuron, so an optimizer step taken at a large gradient "
+    "can silence the layers after this one and leave Adam's step sizes scaled to that gradient, tens of "
+    "batches of nearly no change: in snnTorch's tutorial 6 network with the count loss at 5-10 steps, tssl() "
+    "then reaches 50-81 % where fast_sigmoid reaches 77-87 %. Clip the gradient norm before each optimizer "
+    "step (torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0); there: 85-92 %). If a layer also stays "
+    "silent (a warning says so), give it a surrogate instead, as that warning advises."
+)
+
+
 #: How many entries of a large tensor the silence check looks at (evenly spaced).
 SAMPLE = 1 << 16
 
@@ -470,7 +482,7 @@ def sample(tensor: Tensor) -> Tensor:
 
 
 class TrainingChecks:
-    """Watches the gradients that reach the rule's spikes for the two setups TSSL-BP does not train well,
+    r"""Watches the gradients that reach the rule's spikes for the three setups TSSL-BP does not train well,
     and warns once for each.
 
     - A softmax over spikes: its gradient sums to zero over the neurons of a layer at every step
@@ -478,6 +490,10 @@ class TrainingChecks:
     - A silent layer: a firing rate below :attr:`SILENT_RATE` over :attr:`SILENCE_STEPS` steps of one
       layer's backward passes while the gradient on its spikes is not zero (summed on the device for
       every pass, from at most :data:`SAMPLE` evenly spaced entries of large tensors).
+    - A gradient that has collapsed: in one of a layer's first :attr:`COLLAPSE_PASSES` backward passes,
+      :math:`\max_t |\partial L / \partial s[t]|` below :attr:`COLLAPSE_RATIO` times its largest value in
+      the passes before (a pass ends at the step whose incoming membrane has no gradient; a sequence
+      neuron's call is one pass).
 
     Nothing runs while ``torch.compile`` traces, on the meta device or for an empty batch. The verdicts are read on the
     host without waiting for the device: on the CPU at once, on an accelerator from a non-blocking
@@ -487,19 +503,30 @@ class TrainingChecks:
     SOFTMAX_CHECKS = 8
     SILENCE_STEPS = 256
     SILENT_RATE = 1e-3
+    COLLAPSE_PASSES = 32
+    COLLAPSE_RATIO = 1e-2
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._softmax_left = self.SOFTMAX_CHECKS
         self._silence: dict[object, tuple[Tensor, Tensor, int]] = {}  # layer -> (spikes, gradient, steps)
+        # layer -> (largest of its earlier passes, largest of this pass so far, passes)
+        self._collapse: dict[object, tuple[Tensor | None, Tensor | None, int]] = {}
         self._pending: list[tuple[object, Tensor, str, str]] = []  # (arrived, verdict, kind, message)
         self._warned: set[str] = set()
 
     def __call__(
-        self, grad_spike: Tensor, rate: Callable[[], Tensor], where: str, layer: object, steps: int = 1
+        self,
+        grad_spike: Tensor,
+        rate: Callable[[], Tensor],
+        where: str,
+        layer: object,
+        steps: int = 1,
+        ends_pass: bool = True,
     ) -> None:
-        """Look at one backward call of ``layer`` (``steps`` time steps); ``rate()`` is the layer's mean
-        firing rate in them, a 0-dim tensor (only asked while the silence check runs)."""
+        """Look at one backward call of ``layer`` (``steps`` time steps; ``ends_pass``: the last call of
+        the layer's backward pass); ``rate()`` is the layer's mean firing rate in them, a 0-dim tensor
+        (only asked while the silence check runs)."""
         if grad_spike.device.type == "meta" or grad_spike.numel() == 0 or torch.compiler.is_compiling():
             return
         if self._pending:
@@ -512,17 +539,34 @@ class TrainingChecks:
             size = per_step.abs().sum(-1)
             softmax_like = (size > 0).any() & (per_step.sum(-1).abs() <= 1e-4 * size).all()
             self._judge(softmax_like, "softmax", _SOFTMAX_OVER_SPIKES.format(where=where, neurons=neurons))
+        largest = None if {"silence", "collapse"} <= self._warned else sample(grad_spike).abs().amax()
         if "silence" not in self._warned:
             with self._lock:
                 zero = torch.zeros((), device=grad_spike.device)
                 spikes, gradient, seen = self._silence.get(layer, (zero, zero, 0))
                 spikes = spikes + rate() * steps
-                gradient = gradient + sample(grad_spike).abs().amax()
+                gradient = gradient + largest
                 seen += steps
                 self._silence[layer] = (spikes, gradient, seen) if seen < self.SILENCE_STEPS else (zero, zero, 0)
             if seen >= self.SILENCE_STEPS:
                 silent = (spikes < self.SILENT_RATE * seen) & (gradient > 0)
                 self._judge(silent, "silence", _SILENT_LAYER.format(where=where, steps=seen))
+        if "collapse" not in self._warned:
+            self._check_collapse(largest, where, layer, ends_pass)
+
+    def _check_collapse(self, largest: Tensor, where: str, layer: object, ends_pass: bool) -> None:
+        with self._lock:
+            peak, pass_max, passes = self._collapse.get(layer, (None, None, 0))
+            if passes >= self.COLLAPSE_PASSES:
+                return
+            pass_max = largest if pass_max is None else torch.maximum(pass_max, largest)
+            if not ends_pass:
+                self._collapse[layer] = (peak, pass_max, passes)
+                return
+            self._collapse[layer] = (pass_max if peak is None else torch.maximum(peak, pass_max), None, passes + 1)
+        if peak is not None:
+            collapsed = pass_max < self.COLLAPSE_RATIO * peak
+            self._judge(collapsed, "collapse", _COLLAPSED_GRADIENT.format(where=where, passes=passes + 1))
 
     def _judge(self, verdict: Tensor, kind: str, message: str) -> None:
         if verdict.device.type == "cpu":
@@ -613,7 +657,7 @@ class _TSSLStep(torch.autograd.Function):
         options = step.options
         spike = _math.step_function(mem - step.threshold)
         if grad_spike is not None:
-            step.checks(grad_spike, spike.mean, step.layer, step.neuron_id)
+            step.checks(grad_spike, spike.mean, step.layer, step.neuron_id, ends_pass=not ctx.has_mem_in)
         reset_in = _math.step_function(mem_in - step.threshold)
         previous = mem_in - _math.reset_removed(mem_in, reset_in, step.threshold, step.reset_mechanism)
         warm = None if warm is None else warm.to(mem.dtype)
