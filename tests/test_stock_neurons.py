@@ -294,6 +294,23 @@ def test_a_softmax_over_spikes_is_pointed_out_once():
     assert "snn.Leaky layer" in str(record[0].message) and "4 neurons" in str(record[0].message)
 
 
+def test_a_softmax_over_a_long_sequence_is_pointed_out_from_a_sample_of_its_steps():
+    """A sequence neuron's gradient of many steps and samples: the softmax check reads evenly spaced whole
+    rows (one step's and one sample's neurons), so it still fires, and a count loss still does not."""
+    from snntorch_tssl import SynapticSequence
+    from snntorch_tssl.rules.tssl.binding import SAMPLE
+
+    steps, batch, neurons = 200, 80, 10
+    assert steps * batch > 2 * SAMPLE // neurons  # more rows than the check reads
+    current = torch.rand(steps, batch, neurons, generator=torch.Generator().manual_seed(7)) * 0.6
+    labels = torch.randint(0, neurons, (batch,), generator=torch.Generator().manual_seed(8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SF.mse_count_loss()(SynapticSequence(spike_grad=tssl())(current.requires_grad_()), labels).backward()
+    with pytest.warns(UserWarning, match="softmax cross-entropy over spikes"):
+        SF.ce_rate_loss()(SynapticSequence(spike_grad=tssl())(current), labels).backward()
+
+
 def test_every_refusal_is_in_the_validation_page():
     from pathlib import Path
 

@@ -476,7 +476,8 @@ SAMPLE = 1 << 16
 
 
 def sample(tensor: Tensor) -> Tensor:
-    """At most :data:`SAMPLE` evenly spaced entries of ``tensor``, flattened (a view when possible)."""
+    """Every k-th entry of ``tensor``, flattened (a view when possible), k = max(1, numel // SAMPLE): all of a
+    small tensor, from :data:`SAMPLE` to 2 :data:`SAMPLE` entries of a large one."""
     flat = tensor.reshape(-1)
     return flat[:: max(1, flat.numel() // SAMPLE)]
 
@@ -486,10 +487,11 @@ class TrainingChecks:
     and warns once for each.
 
     - A softmax over spikes: its gradient sums to zero over the neurons of a layer at every step
-      (looked at in the first :attr:`SOFTMAX_CHECKS` backward steps of the rule).
+      (looked at in the first :attr:`SOFTMAX_CHECKS` backward steps of the rule, in evenly spaced rows
+      of one step's and one sample's neurons, about :data:`SAMPLE` entries in all for large tensors).
     - A silent layer: a firing rate below :attr:`SILENT_RATE` over :attr:`SILENCE_STEPS` steps of one
       layer's backward passes while the gradient on its spikes is not zero (summed on the device for
-      every pass, from at most :data:`SAMPLE` evenly spaced entries of large tensors).
+      every pass, from about :data:`SAMPLE` evenly spaced entries of large tensors).
     - A gradient that has collapsed: in one of a layer's first :attr:`COLLAPSE_PASSES` backward passes,
       :math:`\max_t |\partial L / \partial s[t]|` below :attr:`COLLAPSE_RATIO` times its largest value in
       the passes before (a pass ends at the step whose incoming membrane has no gradient; a sequence
@@ -536,6 +538,7 @@ class TrainingChecks:
             with self._lock:
                 self._softmax_left -= 1
             per_step = grad_spike.reshape(-1, neurons)
+            per_step = per_step[:: max(1, per_step.shape[0] // max(1, SAMPLE // neurons))]  # whole rows
             size = per_step.abs().sum(-1)
             softmax_like = (size > 0).any() & (per_step.sum(-1).abs() <= 1e-4 * size).all()
             self._judge(softmax_like, "softmax", _SOFTMAX_OVER_SPIKES.format(where=where, neurons=neurons))
