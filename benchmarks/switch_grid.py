@@ -32,15 +32,16 @@ Runs of an earlier version of the package may sit in the JSON under their own
 rule name (e.g. "tssl-0.1.0"): they are tabulated and plotted, not rerun.
 
 Each run records the batch (from 0) at which each of the rule's training
-warnings first fired ("softmax", "silence"), and the test accuracy on
-``--test-size`` test digits read out
-by spike count (as the tutorial does; ties go to the lowest index, as in
-``SF.accuracy_rate``) and by the summed output membrane, the fraction of
-test digits whose top spike count is tied, the output and hidden firing
-rates, and the seconds per batch. Results are appended to
+warnings first fired ("softmax", "silence", "collapse"); per batch the
+training loss, the output layer's firing rate and the parameters' gradient
+norm (before any clipping); and the test accuracy on ``--test-size`` test
+digits read out by spike count (as the tutorial does; ties go to the lowest
+index, as in ``SF.accuracy_rate``) and by the summed output membrane, the
+fraction of test digits whose top spike count is tied, the output and hidden
+firing rates, and the seconds per batch. Results are appended to
 ``OUT/switch_grid.json`` as they finish (a rerun skips what is there; one
-folder holds one network); ``--plot-only`` redraws ``OUT/switch_grid.png``
-and the markdown table.
+folder holds one network); ``--plot-only`` redraws ``OUT/switch_grid.png``,
+``OUT/switch_grid_losses.png`` (the per-batch traces) and the markdown table.
 
     PYTHONPATH=. python benchmarks/switch_grid.py --out benchmarks/results/switch --data-root data
 """
@@ -359,7 +360,7 @@ def run(
         order = torch.cat([order, torch.randperm(len(train_x))])
     start = time.perf_counter()
     warned: dict[str, int] = {}
-    losses = []
+    losses, output_rates, grad_norms = [], [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for batch in range(batches):
@@ -368,10 +369,12 @@ def run(
             value = loss_fn(spk, mem, train_y[index])
             optimizer.zero_grad()
             value.backward()
+            grad_norms.append(nn.utils.get_total_norm([p.grad for p in net.parameters() if p.grad is not None]))
             if rule in CLIPPED_RULES:
                 nn.utils.clip_grad_norm_(net.parameters(), CLIPPED_RULES[rule])
             optimizer.step()
             losses.append(value.detach().reshape(()))  # snnTorch's losses may be shaped [1]
+            output_rates.append(spk.detach().mean())
             for kind in warning_kinds(caught):
                 warned.setdefault(kind, batch)
             caught.clear()
@@ -390,6 +393,8 @@ def run(
         "hidden_rate": hidden.mean().item(),
         "final_loss": float(value.detach()),
         "losses": torch.stack(losses).tolist(),
+        "output_rates": torch.stack(output_rates).tolist(),
+        "grad_norms": torch.stack(grad_norms).tolist(),
         "seconds_per_batch": seconds,
         "warnings": warned,
     }
@@ -506,31 +511,46 @@ def plot(summary: dict[tuple, dict[str, float]], rules: list[str], path: Path) -
     figure.savefig(path, dpi=110)
 
 
+#: what :func:`plot_losses` draws against the batch, from each run's record, with its axis label
+TRACES = {"losses": "training loss", "output_rates": "output firing rate", "grad_norms": "gradient norm"}
+
+
 def plot_losses(runs: list[dict], rules: list[str], path: Path) -> None:
-    """One panel per (loss, neuron, T): the training loss of every run against the batch, one colour per rule."""
+    """One column per (loss, neuron, T) and one row per trace of :data:`TRACES` that every run records:
+    each run against the batch, one colour per rule."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     cells = sorted({(r["loss"], neuron_label(r), r["steps"]) for r in runs}, key=lambda k: (LOSSES.index(k[0]), *k[1:]))
+    traces = [trace for trace in TRACES if all(trace in r for r in runs)]
     colours = rule_colours(rules)
-    figure, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3.0), squeeze=False)
-    for axis, cell in zip(axes[0], cells, strict=True):
-        shown = []
-        for rule in rules:
-            mine = [r for r in runs if (r["loss"], neuron_label(r), r["steps"]) == cell and r["rule"] == rule]
-            for index, record in enumerate(sorted(mine, key=lambda r: r["seed"])):
-                label = rule if index == 0 else None
-                axis.plot(record["losses"], color=colours[rule], alpha=0.8, linewidth=1.0, label=label)
-                shown += record["losses"]
-        top = statistics.quantiles(shown, n=20)[-1] if len(shown) > 1 else max(shown)
-        if top > 0:
-            axis.set_ylim(0, 1.2 * top)  # the first batches' peaks run off the top
-        axis.set_title(f"{cell[0]}, {cell[1]}, T = {steps_label(cell[2])}", fontsize=9)
-        axis.set_xlabel("batch")
-        axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("training loss (every seed)")
+    figure, axes = plt.subplots(
+        len(traces), len(cells), figsize=(3.6 * len(cells), 2.6 * len(traces) + 0.4), squeeze=False, sharex=True
+    )
+    for column, cell in enumerate(cells):
+        for row, trace in enumerate(traces):
+            axis = axes[row][column]
+            shown = []
+            for rule in rules:
+                mine = [r for r in runs if (r["loss"], neuron_label(r), r["steps"]) == cell and r["rule"] == rule]
+                for index, record in enumerate(sorted(mine, key=lambda r: r["seed"])):
+                    label = rule if index == 0 else None
+                    axis.plot(record[trace], color=colours[rule], alpha=0.8, linewidth=1.0, label=label)
+                    shown += record[trace]
+            if trace == "grad_norms":
+                axis.set_yscale("log")  # spans orders of magnitude between rules and batches
+            else:
+                top = statistics.quantiles(shown, n=20)[-1] if len(shown) > 1 else max(shown)
+                if top > 0:
+                    axis.set_ylim(0, 1.2 * top)  # the first batches' peaks run off the top
+            if row == 0:
+                axis.set_title(f"{cell[0]}, {cell[1]}, T = {steps_label(cell[2])}", fontsize=9)
+            if column == 0:
+                axis.set_ylabel(f"{TRACES[trace]} (every seed)" if row == 0 else TRACES[trace])
+            axis.grid(alpha=0.3)
+        axes[-1][column].set_xlabel("batch")
     axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

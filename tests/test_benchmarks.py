@@ -81,14 +81,32 @@ def test_switch_grid_over_beta_and_reset(tmp_path):
 
 def test_switch_grid_records_the_rules_warnings(tmp_path):
     """A run records the batch at which each of tssl()'s training warnings first fired (a softmax over
-    spikes at once; none for a surrogate) and its training loss at every batch, which are plotted."""
+    spikes at once; none for a surrogate) and, at every batch, its training loss, output firing rate and
+    gradient norm before clipping, which are plotted."""
     args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "ce-rate", "--neurons", "leaky"]
     args += ["--steps", "2", "--seeds", "0", "--batches", "2", "--test-size", "20"]
     run_script("switch_grid.py", *args, "--rules", "atan", "tssl")
     runs = {run["rule"]: run for run in json.loads((tmp_path / "switch_grid.json").read_text())["runs"]}
     assert runs["tssl"]["warnings"] == {"softmax": 0} and runs["atan"]["warnings"] == {}
     assert all(len(run["losses"]) == 2 and run["losses"][-1] == run["final_loss"] for run in runs.values())
+    assert all(len(run["output_rates"]) == 2 and 0 <= min(run["output_rates"]) <= 1 for run in runs.values())
+    assert all(len(run["grad_norms"]) == 2 and min(run["grad_norms"]) > 0 for run in runs.values())
     assert (tmp_path / "switch_grid_losses.png").stat().st_size > 0
+
+
+def test_switch_grid_records_the_gradient_norm_before_clipping(tmp_path):
+    """A clipped run records the norm its gradient had before clipping: equal to the unclipped run's
+    until the first clipped step, after which the two runs part."""
+    args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "--neurons", "leaky"]
+    args += ["--steps", "5", "--seeds", "0", "--batches", "3", "--test-size", "20", "--network", "tutorial6"]
+    args += ["--betas", "0.95", "--resets", "zero"]
+    run_script("switch_grid.py", *args, "--rules", "tssl", "tssl-clip-grad-norm-1")
+    runs = {run["rule"]: run for run in json.loads((tmp_path / "switch_grid.json").read_text())["runs"]}
+    unclipped, clipped = runs["tssl"]["grad_norms"], runs["tssl-clip-grad-norm-1"]["grad_norms"]
+    first = next(batch for batch, norm in enumerate(unclipped) if norm > 1)
+    assert first < 2 and clipped[: first + 1] == unclipped[: first + 1]
+    assert clipped[first + 1] != unclipped[first + 1]
+    assert max(runs["tssl"]["output_rates"]) > 0
 
 
 def test_diagnose_tutorial6(tmp_path):
