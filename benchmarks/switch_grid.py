@@ -370,8 +370,8 @@ def run(
             optimizer.zero_grad()
             value.backward()
             grad_norms.append(nn.utils.get_total_norm([p.grad for p in net.parameters() if p.grad is not None]))
-            if rule in CLIPPED_RULES:
-                nn.utils.clip_grad_norm_(net.parameters(), CLIPPED_RULES[rule])
+            if rule in CLIPPED_RULES:  # clip_grad_norm_ without computing the norm again
+                nn.utils.clip_grads_with_norm_(net.parameters(), CLIPPED_RULES[rule], grad_norms[-1])
             optimizer.step()
             losses.append(value.detach().reshape(()))  # snnTorch's losses may be shaped [1]
             output_rates.append(spk.detach().mean())
