@@ -103,12 +103,16 @@ RULES: dict[str, Callable[[], object]] = {
     "tssl-tau-s-10": _tssl(tau_s=10.0),
     "tssl-max-inv-du-1-warmup-width-1": _tssl(max_inv_du=1.0, warmup_width=1.0),
     "tssl-hidden-atan-output": _tssl(),
+    "tssl-warmup-width-1-hidden-atan-output": _tssl(warmup_width=1.0),
     "tssl-warmup-keeps-timing": _tssl(warmup_keeps_timing=True),
     "tssl-clip-grad-norm-1": _tssl(),
     "fast_sigmoid-clip-grad-norm-1": _fast_sigmoid,
 }
 #: rules whose output layer takes another spike_grad than the hidden layers
-OUTPUT_RULES: dict[str, Callable[[], object]] = {"tssl-hidden-atan-output": surrogate.atan}
+OUTPUT_RULES: dict[str, Callable[[], object]] = {
+    "tssl-hidden-atan-output": surrogate.atan,
+    "tssl-warmup-width-1-hidden-atan-output": surrogate.atan,
+}
 #: rules trained with the gradient norm clipped (``torch.nn.utils.clip_grad_norm_``) before each Adam step
 CLIPPED_RULES: dict[str, float] = {"tssl-clip-grad-norm-1": 1.0, "fast_sigmoid-clip-grad-norm-1": 1.0}
 
