@@ -106,6 +106,7 @@ RULES: dict[str, Callable[[], object]] = {
     "tssl-warmup-width-1-hidden-atan-output": _tssl(warmup_width=1.0),
     "tssl-warmup-keeps-timing": _tssl(warmup_keeps_timing=True),
     "tssl-clip-grad-norm-1": _tssl(),
+    "tssl-warmup-width-1-clip-grad-norm-1": _tssl(warmup_width=1.0),
     "fast_sigmoid-clip-grad-norm-1": _fast_sigmoid,
 }
 #: rules whose output layer takes another spike_grad than the hidden layers
@@ -114,7 +115,11 @@ OUTPUT_RULES: dict[str, Callable[[], object]] = {
     "tssl-warmup-width-1-hidden-atan-output": surrogate.atan,
 }
 #: rules trained with the gradient norm clipped (``torch.nn.utils.clip_grad_norm_``) before each Adam step
-CLIPPED_RULES: dict[str, float] = {"tssl-clip-grad-norm-1": 1.0, "fast_sigmoid-clip-grad-norm-1": 1.0}
+CLIPPED_RULES: dict[str, float] = {
+    "tssl-clip-grad-norm-1": 1.0,
+    "tssl-warmup-width-1-clip-grad-norm-1": 1.0,
+    "fast_sigmoid-clip-grad-norm-1": 1.0,
+}
 
 
 def rule_colours(rules: list[str]) -> dict[str, str]:

@@ -174,6 +174,7 @@ def test_gradient_scale(tmp_path):
         "switch_tutorial7",
         "switch_tutorial5_rerun",
         "switch_cnn_losses",
+        "switch_cnn_short_cell",
     ],
 )
 def test_switch_page_shows_the_committed_grid(tmp_path, grid):
