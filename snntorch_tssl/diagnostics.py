@@ -205,7 +205,7 @@ def _rule_name(rule: object) -> str:
     from snntorch_tssl.rules.tssl import TSSL
 
     if isinstance(rule, TSSL):
-        defaults = _math.TSSLOptions(tau_s=None)
+        defaults = _math.TSSLOptions(tau_s=None, warmup_width=None)
         changed = [f"{k}={v}" for k, v in rule.options._asdict().items() if getattr(defaults, k) != v]
         return f"tssl({', '.join(changed)})"
     name = getattr(rule, "__qualname__", None) or type(rule).__qualname__

@@ -100,13 +100,13 @@ def test_switch_grid_records_the_gradient_norm_before_clipping(tmp_path):
     args = ["--out", str(tmp_path), "--data-root", "bundled", "--losses", "mse-count", "--neurons", "leaky"]
     args += ["--steps", "5", "--seeds", "0", "--batches", "3", "--test-size", "20", "--network", "tutorial6"]
     args += ["--betas", "0.95", "--resets", "zero"]
-    run_script("switch_grid.py", *args, "--rules", "tssl", "tssl-clip-grad-norm-1")
+    run_script("switch_grid.py", *args, "--rules", "tssl-warmup-width-0.2", "tssl-clip-grad-norm-1")  # the same rule
     runs = {run["rule"]: run for run in json.loads((tmp_path / "switch_grid.json").read_text())["runs"]}
-    unclipped, clipped = runs["tssl"]["grad_norms"], runs["tssl-clip-grad-norm-1"]["grad_norms"]
+    unclipped, clipped = runs["tssl-warmup-width-0.2"]["grad_norms"], runs["tssl-clip-grad-norm-1"]["grad_norms"]
     first = next(batch for batch, norm in enumerate(unclipped) if norm > 1)
     assert first < 2 and clipped[: first + 1] == unclipped[: first + 1]
     assert clipped[first + 1] != unclipped[first + 1]
-    assert max(runs["tssl"]["output_rates"]) > 0
+    assert max(runs["tssl-warmup-width-0.2"]["output_rates"]) > 0
 
 
 def test_diagnose_tutorial6(tmp_path):

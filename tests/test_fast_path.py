@@ -113,7 +113,8 @@ def test_synaptic_sequence_equals_plain_formulation(dtype, shape, reset, chunk_e
     syn_ref, mem_ref, spk_ref, after_ref = plain_neuron(x.detach(), alpha, beta, threshold, reset)
     assert torch.equal(spk, spk_ref) and torch.equal(syn, syn_ref) and torch.equal(mem, after_ref)
     (grad,) = torch.autograd.grad((spk * grad_spk).sum() + (mem * grad_mem).sum(), x)
-    grad_syn = plain_tssl_backward(grad_spk, mem_ref, spk_ref, beta, threshold, reset, rule.options, grad_mem)
+    options = rule.options._replace(warmup_width=0.2)  # the paper's width: SynapticSequence has a synapse
+    grad_syn = plain_tssl_backward(grad_spk, mem_ref, spk_ref, beta, threshold, reset, options, grad_mem)
     expected = plain_scan(grad_syn, alpha, reverse=True)
     assert_close_on_scale(grad, expected, ulps=8)
 

@@ -14,7 +14,7 @@ from snntorch import surrogate, utils
 from torch import nn
 
 from snntorch_tssl import SynapticSequence, _math, tssl
-from snntorch_tssl.rules.tssl import TSSL
+from snntorch_tssl.rules.tssl import TSSL, binding
 
 
 def stock_paper_stack(golden: dict, shared: bool, init_hidden: bool) -> nn.ModuleList:
@@ -377,7 +377,8 @@ def test_truncated_bptt_with_detached_hidden_state(init_hidden):
 
 @pytest.mark.parametrize("reset", ["zero", "none"])
 def test_membrane_loss_gradient_is_added_like_in_synaptic_sequence(reset):
-    """Stock Leaky(reset_delay=False) returns the membrane after reset, as SynapticSequence(alpha=0) does."""
+    """Stock Leaky(reset_delay=False) returns the membrane after reset, as SynapticSequence(alpha=0) does
+    (given the warm-up width of a neuron without a synapse: SynapticSequence has one, of any alpha)."""
     current, grad_out = random_drive(8, steps=15, scale=1.2)
     current = current.double()
     grad_out = grad_out.double()
@@ -390,7 +391,8 @@ def test_membrane_loss_gradient_is_added_like_in_synaptic_sequence(reset):
             layer = snn.Leaky(beta=0.75, reset_mechanism=reset, reset_delay=False, spike_grad=tssl())
             spk, mem = leaky_loop(layer, x)
         else:
-            layer = SynapticSequence(alpha=0.0, beta=0.75, reset_mechanism=reset, output=True)
+            rule = tssl(warmup_width=binding.WARMUP_WIDTH_WITHOUT_SYNAPSE)
+            layer = SynapticSequence(alpha=0.0, beta=0.75, reset_mechanism=reset, output=True, spike_grad=rule)
             spk, _, mem = layer(x)
         ((spk * grad_out).sum() + loss_fn(mem, target)).backward()
         grads.append(x.grad)

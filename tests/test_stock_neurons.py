@@ -15,7 +15,7 @@ from reference import per_neuron, stock_lapicque_neuron, stock_leaky_neuron, tss
 from snntorch import surrogate
 from torch import nn
 
-from snntorch_tssl import tssl
+from snntorch_tssl import SynapticSequence, tssl
 
 
 def drive(seed, steps=12, batch=3, features=5, scale=1.2):
@@ -27,8 +27,20 @@ def drive(seed, steps=12, batch=3, features=5, scale=1.2):
 OPTIONS = [{}, {"warmup": False}, {"reset_term": False}, {"tau_s": 2.0, "max_inv_du": 4.0, "warmup_width": 0.5}]
 
 
+#: tssl()'s warm-up width in a neuron without a synapse (snn.Leaky, snn.Lapicque, snn.StateLeaky, ...)
+WIDTH_WITHOUT_SYNAPSE = 0.5
+
+
 def reference_options(options: dict, tau_s: float) -> dict:
-    full = {"tau_s": tau_s, "max_inv_du": 8.0, "warmup": True, "warmup_width": 0.2, "reset_term": True, **options}
+    """The slow reference's arguments for a neuron without a synapse built with ``tssl(**options)``."""
+    full = {
+        "tau_s": tau_s,
+        "max_inv_du": 8.0,
+        "warmup": True,
+        "warmup_width": WIDTH_WITHOUT_SYNAPSE,
+        "reset_term": True,
+    }
+    full |= options
     width = full.pop("warmup_width")
     return full | {"width": width}
 
@@ -176,6 +188,32 @@ def test_neurons_with_inhibition_or_state_quant_are_refused_at_their_first_step(
         lif(torch.rand(2, 3), lif.reset_mem())
 
 
+def _input_gradient(kind: str, rule, x: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+    """The gradient of sum(spikes * grad_out) with respect to the input current, in one neuron kind."""
+    x = x.clone().requires_grad_()
+    if kind == "SynapticSequence":
+        spk = SynapticSequence(alpha=0.7, beta=0.9, spike_grad=rule)(x)
+    else:
+        lif = snn.Leaky(beta=0.9, spike_grad=rule) if kind == "Leaky" else snn.Synaptic(0.7, 0.9, spike_grad=rule)
+        state, spikes = (lif.reset_mem(),) if kind == "Leaky" else lif.reset_mem(), []
+        for step in x:
+            spk, *state = lif(step, *state)
+            spikes.append(spk)
+        spk = torch.stack(spikes)
+    (spk * grad_out).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize(("kind", "width"), [("Leaky", 0.5), ("Synaptic", 0.2), ("SynapticSequence", 0.2)])
+def test_the_default_warmup_width_is_the_paper_s_with_a_synapse_and_wider_without(kind, width):
+    """tssl() takes w = 0.2 in a neuron with a synapse (the paper's network stays exact), 0.5 without; a width
+    given to the rule wins."""
+    x, grad_out = drive(26, steps=10, scale=1.0)
+    default = _input_gradient(kind, tssl(), x, grad_out)
+    assert torch.equal(default, _input_gradient(kind, tssl(warmup_width=width), x, grad_out))
+    assert not torch.allclose(default, _input_gradient(kind, tssl(warmup_width=0.35), x, grad_out))
+
+
 @pytest.mark.parametrize("neuron", ["Leaky", "Synaptic"])
 def test_fire_and_mem_reset_called_directly_return_what_any_surrogate_returns(neuron):
     """neuron.fire(x) and neuron.mem_reset(x) are public snnTorch API: the Heaviside step, like atan's."""
@@ -188,8 +226,9 @@ def test_fire_and_mem_reset_called_directly_return_what_any_surrogate_returns(ne
     x = torch.linspace(-1, 3, 9, requires_grad=True)
     with pytest.warns(UserWarning, match="outside a neuron's step"):
         lif.fire(x).sum().backward()
-    z = ((x.detach() - 1.0) / 0.2).clamp(-8, 8)
-    torch.testing.assert_close(x.grad, torch.sigmoid(z) * torch.sigmoid(-z) / 0.2)  # the warm-up derivative
+    width = WIDTH_WITHOUT_SYNAPSE  # outside a step the rule does not know the neuron's synapse
+    z = ((x.detach() - 1.0) / width).clamp(-8, 8)
+    torch.testing.assert_close(x.grad, torch.sigmoid(z) * torch.sigmoid(-z) / width)  # the warm-up derivative
 
 
 def two_layer(neuron, rule_factory, seed=0):
@@ -250,7 +289,16 @@ def test_membrane_and_spike_losses_together_match_slow_reference(reset):
     def one(column_i, column_g, column_m):
         us, dus, ss = stock_leaky_neuron(column_i, beta, 1.0, reset, True)
         return tssl_neuron_backward(
-            column_g, us, dus, ss, tau_m=1 / (1 - beta), tau_s=2.5, threshold=1.0, reset=reset, grad_mem=column_m
+            column_g,
+            us,
+            dus,
+            ss,
+            tau_m=1 / (1 - beta),
+            tau_s=2.5,
+            threshold=1.0,
+            reset=reset,
+            grad_mem=column_m,
+            width=WIDTH_WITHOUT_SYNAPSE,
         )
 
     flat = (x.shape[0], -1)

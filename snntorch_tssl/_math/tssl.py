@@ -16,14 +16,14 @@ from snntorch_tssl._math.tiling import add_at_last_step, as_matrix, as_vector, p
 class TSSLOptions(NamedTuple):
     """Options of the TSSL-BP rule (defaults: the paper's values).
 
-    ``tau_s`` is None in a rule built without one (the neuron gives its own); the functions of this
-    package that take options need it resolved to a number.
+    ``tau_s`` and ``warmup_width`` are None in a rule built without them (the neuron decides); the
+    functions of this package that take options need them resolved to numbers.
     """
 
     tau_s: float | None = 3.0
     max_inv_du: float = 8.0
     warmup: bool = True
-    warmup_width: float = 0.2
+    warmup_width: float | None = 0.2
     reset_term: bool = True
     warmup_keeps_timing: bool = False
 

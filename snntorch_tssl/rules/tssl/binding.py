@@ -50,6 +50,14 @@ SNNTORCH_VERSIONS = ("1.0.",)
 #: neuron's spikes are its output, the PSC of a 1-step kernel (section 1 of the specification with tau_s = 1).
 TAU_S_WITHOUT_SYNAPSE = 1.0
 
+#: Width :math:`w` of the warm-up surrogate :math:`\sigma'(u - V)` when the rule was built without one. With a
+#: synapse (snn.Synaptic, snn.RSynaptic, SynapticSequence) the paper's 0.2: a step is a warm-up step only until
+#: the neuron's slow PSC builds up. Without one every silent step is a warm-up step (tau_s = 1), so the warm-up
+#: surrogate carries most of the gradient and the paper's narrow width starves neurons far below threshold;
+#: 0.5 is the width measured to train snnTorch's tutorial CNN (the "how it works" page).
+WARMUP_WIDTH_WITH_SYNAPSE = 0.2
+WARMUP_WIDTH_WITHOUT_SYNAPSE = 0.5
+
 #: Neurons stepped in a loop, membrane ``u[t] = leak * reset(u_in) + gain * I[t]``: the step binding.
 STEP_NEURONS: tuple[type, ...] = (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic, snn.Lapicque)
 #: Neurons that compute the membrane of the whole sequence at once, without reset: the sequence backward.
@@ -299,6 +307,14 @@ def warm_psc_constants(
     return decay, 1.0 - decay, 0.25 / tau_s
 
 
+def with_warmup_width(options: _math.TSSLOptions, has_synapse: bool) -> _math.TSSLOptions:
+    """``options`` with the rule's warm-up width, else :data:`WARMUP_WIDTH_WITH_SYNAPSE` in a neuron with a
+    synapse and :data:`WARMUP_WIDTH_WITHOUT_SYNAPSE` in one without."""
+    if options.warmup_width is not None:
+        return options
+    return options._replace(warmup_width=WARMUP_WIDTH_WITH_SYNAPSE if has_synapse else WARMUP_WIDTH_WITHOUT_SYNAPSE)
+
+
 def neuron_leak(neuron: nn.Module) -> Tensor:
     """The membrane's leak :math:`\\ell` in :math:`u[t] = \\ell\\, \\hat u[t-1] + \\dots`, detached."""
     if isinstance(neuron, snn.Lapicque):
@@ -341,7 +357,7 @@ def _fire(rule: nn.Module, call: _Call, neuron: nn.Module, mem_shift: Tensor, sp
     if call.mem_in is None:
         raise _pattern_error(neuron, "fire before mem_reset")
     mem = neuron.mem
-    options = rule.options
+    options = with_warmup_width(rule.options, isinstance(neuron, (snn.Synaptic, snn.RSynaptic)))
     decay, gain, warm_below = warm_psc_constants(neuron, options, spike)
     psc = spike * gain if call.psc_in is None else call.psc_in * decay + spike * gain
     call.spike, link = spike, None
@@ -738,7 +754,8 @@ def sequence_call(rule: nn.Module, call: _Call, mem_shift: Tensor) -> Tensor:
             f"{steps} steps: a truncated kernel is not a leaky integrator, which TSSL-BP's recursion needs. Leave "
             "kernel_truncation_steps=None (or at least the number of steps)."
         )
-    options = rule.options._replace(tau_s=TAU_S_WITHOUT_SYNAPSE if rule.options.tau_s is None else rule.options.tau_s)
+    options = with_warmup_width(rule.options, has_synapse=False)
+    options = options._replace(tau_s=TAU_S_WITHOUT_SYNAPSE if options.tau_s is None else options.tau_s)
     leak = torch.exp(-1.0 / neuron.tau.detach())  # StateLeaky's kernel exp(-k / tau), one step of it
     return _TSSLSequenceNoReset.apply(mem_shift, spike, leak.to(mem_shift.dtype), options)
 
@@ -793,7 +810,7 @@ def surrogate_call(rule: nn.Module, mem_shift: Tensor) -> Tensor:
     """The rule called outside a bound neuron's step (``neuron.fire(x)``, a custom module, a bare call)."""
     if torch.is_grad_enabled() and mem_shift.requires_grad:
         warnings.warn(_OUTSIDE_A_STEP.format(where=_caller_name()), UserWarning, stacklevel=user_stacklevel())
-        return _WarmupSurrogateSpike.apply(mem_shift, rule.options.warmup_width)
+        return _WarmupSurrogateSpike.apply(mem_shift, with_warmup_width(rule.options, has_synapse=False).warmup_width)
     return heaviside(mem_shift)
 
 

@@ -49,7 +49,8 @@ class TSSL(nn.Module):
     ``snn.RSynaptic``, ``SynapticSequence``) gives its own,
     :math:`1/(1-\alpha)`, to a rule built without one; other neurons use 1
     step (their spikes are their output). An explicit ``tau_s`` wins, with a
-    warning where it contradicts the neuron's.
+    warning where it contradicts the neuron's. The warm-up width :math:`w`
+    likewise: the paper's 0.2 with a synapse, 0.5 without one, unless given.
 
     One instance may serve any number of neurons, models and threads: a
     sequence's state travels with the membranes the neuron returns, not in the
@@ -83,7 +84,7 @@ class TSSL(nn.Module):
         tau_s: float | None = None,
         max_inv_du: float = 8.0,
         warmup: bool = True,
-        warmup_width: float = 0.2,
+        warmup_width: float | None = None,
         reset_term: bool = True,
         warmup_keeps_timing: bool = False,
     ) -> None:
@@ -92,7 +93,7 @@ class TSSL(nn.Module):
             tau_s=None if tau_s is None else check_time_constant("tau_s", tau_s),
             max_inv_du=check_positive("max_inv_du", max_inv_du, allow_inf=True),
             warmup=check_bool("warmup", warmup),
-            warmup_width=check_positive("warmup_width", warmup_width),
+            warmup_width=None if warmup_width is None else check_positive("warmup_width", warmup_width),
             reset_term=check_bool("reset_term", reset_term),
             warmup_keeps_timing=check_bool("warmup_keeps_timing", warmup_keeps_timing),
         )
@@ -183,7 +184,7 @@ def tssl(
     tau_s: float | None = None,
     max_inv_du: float = 8.0,
     warmup: bool = True,
-    warmup_width: float = 0.2,
+    warmup_width: float | None = None,
     reset_term: bool = True,
     warmup_keeps_timing: bool = False,
 ) -> TSSL:
@@ -204,7 +205,8 @@ def tssl(
     :param max_inv_du: upper bound :math:`m_{max}` of :math:`1/\Delta u`
     :param warmup: use the warm-up surrogate on steps with a small output PSC;
         ``False`` is strictly surrogate-free (a silent neuron gets no gradient)
-    :param warmup_width: width :math:`w` of the warm-up surrogate
+    :param warmup_width: width :math:`w` of the warm-up surrogate; None (default): the paper's 0.2 in a
+        neuron with a synapse, 0.5 in one without (where every silent step is a warm-up step)
     :param reset_term: keep the intra-neuron (reset) term of the recursion
     :param warmup_keeps_timing: a warm-up step adds the warm-up value to :math:`G[t]` instead of
         replacing it, so inputs on silent steps before a spike get that spike's timing gradient

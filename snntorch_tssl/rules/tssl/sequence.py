@@ -9,7 +9,7 @@ from torch import Tensor
 
 from snntorch_tssl import _math
 from snntorch_tssl.rules.protocol import LIFParameters
-from snntorch_tssl.rules.tssl.binding import first_derivative_only, sample
+from snntorch_tssl.rules.tssl.binding import first_derivative_only, sample, with_warmup_width
 
 
 def _passes(backend: str):
@@ -141,7 +141,8 @@ def tssl_sequence_forward(
     r"""Run ``neuron`` over the time-first ``input_`` with the TSSL-BP backward (one autograd node).
 
     ``options.tau_s`` None takes the neuron's synaptic time constant :math:`1 / (1 - \alpha)` (1 step
-    without a synapse). ``checks`` (optional) is shown the gradient that reaches the spikes and the
+    without a synapse), ``options.warmup_width`` None the width for a neuron with or without a synapse
+    (``with_warmup_width``). ``checks`` (optional) is shown the gradient that reaches the spikes and the
     spikes (the rule's checks for setups it does not train well).
 
     :param backend: "auto", "torch" or "triton" (see :func:`snntorch_tssl._math.backend.resolve_backend`)
@@ -150,6 +151,7 @@ def tssl_sequence_forward(
     :return: ``(spk, syn, mem, final)``: spikes, with ``output`` the synaptic current and the membrane
         after reset (else None), and with ``state`` the final state ``(syn, mem, psc, timing)`` (else None)
     """
+    options = with_warmup_width(options, has_synapse=neuron.alpha is not None)
     if options.tau_s is None:  # the neuron's, as a 0-dim tensor: no host read
         options = options._replace(tau_s=1.0 if neuron.alpha is None else 1.0 / (1.0 - neuron.alpha))
     carry = state is not None
