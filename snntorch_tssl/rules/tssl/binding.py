@@ -480,10 +480,12 @@ _COLLAPSED_GRADIENT = (
     "1/100 of its largest value in the passes before. TSSL-BP's gradient grows with the spikes (up to "
     "max_inv_du per spike) and is small for a silent neuron, so an optimizer step taken at a large gradient "
     "can silence the layers after this one and leave Adam's step sizes scaled to that gradient, tens of "
-    "batches of nearly no change: in snnTorch's tutorial 6 network with the count loss at 5-10 steps, tssl() "
-    "then reaches 50-81 % where fast_sigmoid reaches 77-87 %. Clip the gradient norm before each optimizer "
-    "step (torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0); there: 85-92 %). If a layer also stays "
-    "silent (a warning says so), give it a surrogate instead, as that warning advises."
+    "batches of nearly no change: in snnTorch's tutorial 6 network with the count loss at 5-10 steps, "
+    "tssl(warmup_width=0.2) then reaches 50-81 % where fast_sigmoid reaches 77-87 % (tssl(), whose warm-up is "
+    "wider in a neuron without a synapse, 76-87 %: there the warning can fire in runs that train). Clip the "
+    "gradient norm before each optimizer step (torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0); with "
+    "the width 0.2 there: 85-92 %). If a layer also stays silent (a warning says so), give it a surrogate "
+    "instead, as that warning advises."
 )
 
 
